@@ -1,0 +1,1 @@
+"""L0: the domain vocabulary shared by every layer. No I/O, no clocks, no randomness."""

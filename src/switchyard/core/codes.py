@@ -1,0 +1,78 @@
+"""Reason codes: why something was denied, rejected, canceled, expired or refused.
+
+The member name is the code string clients see (`{"error": CODE}` or a `reason` field);
+the value is what the WAL stores. Ranges per subsystem; never renumber, only append.
+"""
+
+from enum import IntEnum
+
+
+class Reason(IntEnum):
+    NONE = 0
+
+    # 100-199: pre-trade risk (order DENIED, HTTP 422)
+    RATE_LIMITED = 100
+    QTY_LIMIT_EXCEEDED = 101
+    NOTIONAL_LIMIT_EXCEEDED = 102
+    SYMBOL_NOT_ALLOWED = 103
+    SIDE_NOT_ALLOWED = 104
+    TYPE_NOT_ALLOWED = 105
+    PRICE_TOO_LOW = 106
+    PRICE_TOO_HIGH = 107
+    PRICE_BAND_EXCEEDED = 108
+    MAX_OPEN_ORDERS = 109
+    KILL_SWITCH = 110
+    MISSING_PRICE = 111
+    NO_REFERENCE_PRICE = 112
+
+    # 200-299: venue (order REJECTED, or a canceled/expired reason)
+    VENUE_REJECTED = 200
+    UNKNOWN_SYMBOL = 201
+    INVALID_TICK = 202
+    INVALID_LOT = 203
+    OUTSIDE_PRICE_BAND = 204
+    POST_ONLY_WOULD_TAKE = 205
+    FOK_NOT_FILLABLE = 206
+    IOC_REMAINDER = 207
+    GTD_EXPIRED = 208
+    SELF_TRADE_PREVENTED = 209
+    NO_LIQUIDITY = 210
+    UNKNOWN_ORDER = 211
+    ORDER_FINAL = 212
+    DUPLICATE_ORDER_ID = 213
+    VENUE_LOST_ORDER = 214
+    VENUE_UNAVAILABLE = 215
+    INVALID_REPLACE = 216
+    EXPIRE_AT_IN_PAST = 217
+
+    # 300-399: requested by someone
+    USER_REQUESTED = 300
+    KILL_SWITCH_CANCEL = 301
+    STRATEGY_REQUESTED = 302
+    RECONCILE = 303
+
+    # 400-499: ingress refusals (never reach the WAL)
+    INVALID_REQUEST = 400
+    IDEMPOTENCY_REQUIRED = 401
+    IDEMPOTENCY_KEY_REUSED = 402
+    UNAUTHORIZED = 403
+    NOT_FOUND = 404
+    METHOD_NOT_ALLOWED = 405
+    PAYLOAD_TOO_LARGE = 406
+    UNSUPPORTED_MEDIA_TYPE = 407
+    REQUEST_TIMEOUT = 408
+    MISSING_KEY = 409
+    NOT_OWNER = 410
+
+    # 500-599: backpressure and overload (HTTP 429 soft / 503 hard)
+    BACKPRESSURE_INFLIGHT = 500
+    BACKPRESSURE_INFLIGHT_SOFT = 501
+    BACKPRESSURE_DURABLE_RATE_DECLINE = 502
+    BACKPRESSURE_WAL_BYTES = 503
+    BACKPRESSURE_WAL_AGE = 504
+    BACKPRESSURE_SOFT_WAL_AGE = 505
+    BACKPRESSURE_DISK_FREE = 506
+    QUEUE_REJECT = 507
+    TOO_MANY_CONNECTIONS = 508
+    SHUTTING_DOWN = 509
+    CAPACITY_EXCEEDED = 510
