@@ -37,6 +37,10 @@ WAL_RECORD_PAYLOAD_MAX_BYTES = 60 * 1024  # one record; larger payloads are a pr
 WAL_SEGMENT_SIZE_BYTES = 64 * 1024 * 1024  # segment roll size (preallocated)
 WAL_BATCH_RECORDS_MAX = 4_096  # hard cap on AUDIT_FDATASYNC_MAX_BATCH
 WAL_BATCH_WAIT_US_MAX = 100_000  # hard cap on AUDIT_FDATASYNC_MAX_WAIT_US
+WAL_CHUNK_MAX_BYTES = 4 * 1024 * 1024  # one commit() hand-off; a bigger one is split at records
+WAL_PENDING_MAX_BYTES = 256 * 1024 * 1024  # appended, not yet durable; the runtime refuses first
+WAL_ANCHORS_RETAINED_MAX = 1_000  # anchor files kept under wal/anchors (older ones are pruned)
+WAL_LOCK_WAIT_MAX_S = 30.0  # how long open() waits for an exiting writer process to finish
 
 # --- SSE ----------------------------------------------------------------------------
 SSE_SUBSCRIBERS_MAX = 1_024  # concurrent SSE connections
@@ -53,4 +57,6 @@ assert SEQUENCER_BATCH_SIZE_MAX <= SEQUENCER_INBOX_MAX
 assert HTTP_URL_SIZE_MAX_BYTES < HTTP_HEADER_SIZE_MAX_BYTES
 assert SSE_SUBSCRIBER_BUFFER_MAX_EVENTS <= SSE_RECENT_RECORDS_MAX
 assert WAL_RECORD_PAYLOAD_MAX_BYTES < WAL_SEGMENT_SIZE_BYTES
+assert WAL_RECORD_PAYLOAD_MAX_BYTES < WAL_CHUNK_MAX_BYTES < WAL_SEGMENT_SIZE_BYTES
+assert WAL_CHUNK_MAX_BYTES <= WAL_PENDING_MAX_BYTES
 assert ORDERS_OPEN_MAX <= ORDERS_RETAINED_MAX
