@@ -181,7 +181,7 @@ def _tool_ceiling(args: argparse.Namespace) -> int:
     )
     with contextlib.ExitStack() as stack:
         secret_file = _scratch_secret(stack)
-        spawned = stack.enter_context(spawn.standin("constant", server_cpu, secret_file))
+        spawned = stack.enter_context(spawn.constant_server(server_cpu))
         secret = tokens.resolve_secret(os.environ, Path("."), secret_file)
         docs = {}
         for generator in ("python", "wrk"):

@@ -42,6 +42,33 @@ def _pin(pid: int, cpu: int | None) -> None:
 
 
 @contextlib.contextmanager
+def constant_server(cpu: int | None = None) -> Iterator[Spawned]:
+    """The constant-202 server on the gateway's HTTP stack, or the stand-in if that stack is
+    missing or fails a probe request (the label then says which, and why)."""
+    with contextlib.ExitStack() as stack:
+        spawned = stack.enter_context(standin("constant", cpu, extra=["--stack", "auto"]))
+        problem = _probe_constant(spawned.target)
+        if problem is None:
+            yield spawned
+            return
+        stack.close()
+        with standin("constant", cpu, extra=["--stack", "standin"]) as fallback:
+            note = f"{fallback.label} (adapters.http failed a probe: {problem})"
+            yield Spawned(fallback.process, fallback.target, note)
+
+
+def _probe_constant(target: Target) -> str | None:
+    async def probe() -> str | None:
+        try:
+            response = await fetch(target, "POST", "/orders", body=b"{}", timeout_s=2.0)
+        except RequestFailed as error:
+            return str(error)
+        return None if response.status == 202 else f"answered {response.status}"
+
+    return asyncio.run(probe())
+
+
+@contextlib.contextmanager
 def standin(
     mode: str,
     cpu: int | None = None,
@@ -53,15 +80,19 @@ def standin(
     if secret_file is not None:
         argv += ["--secret-file", str(secret_file)]
     argv += extra or []
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE)  # noqa: S603 - our own module
+    process = subprocess.Popen(  # noqa: S603 - our own module
+        argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
     try:
         _pin(process.pid, cpu)
         assert process.stdout is not None
         line = process.stdout.readline().decode().strip()
         if not line.startswith("READY "):
             raise SpawnError(f"stand-in server did not start (said {line!r})")
-        port = int(line.split()[1])
-        label = "standin-constant-202" if mode == "constant" else "standin-fake-gateway"
+        fields = line.split()
+        port = int(fields[1])
+        stack = fields[2] if len(fields) > 2 else "standin"
+        label = f"{stack}-constant-202" if mode == "constant" else "standin-fake-gateway"
         yield Spawned(process, Target("127.0.0.1", port), label)
     finally:
         _stop(process)

@@ -1,16 +1,16 @@
 """Stand-in HTTP servers for the toolchain: a constant-202 server and a small fake gateway.
 
-`constant` answers every request with a fixed 202 order acknowledgement: it is the ceiling
-reference for the load generator (the fastest possible server on the same stack: asyncio
-Protocol on uvloop + httptools, as the gateway's `switchyard.adapters.http`). It stands in
-until that module lands; `bench --tool-ceiling` then switches to the gateway's own stack.
+`constant` answers every POST with a fixed 202 order acknowledgement: it is the ceiling
+reference for the load generator. By default it runs on the gateway's own HTTP stack
+(`switchyard.adapters.http`: HTTPServer + Router, a handler returning a constant Response);
+where that is not importable, on a minimal asyncio Protocol on uvloop + httptools.
 
 `gateway` speaks the part of the gateway's public API the tools use (DESIGN.md §3: auth,
 idempotency, orders, cancel, events, book, stats, health, metrics) with optional injected
 faults (refusals, delays, dropped connections), so the tools can be tested before and beside
 the real gateway; `tests/integration/test_sre_gateway_contract.py` runs the same checks
 against both. Run as `python -m switchyard.sre.standin --mode constant --port 0`; the first
-stdout line is `READY <port>`.
+stdout line is `READY <port> <stack>`.
 """
 
 import argparse
@@ -329,8 +329,34 @@ def _metrics(state: FakeState) -> bytes:
     ) + body
 
 
+def gateway_stack_available() -> bool:
+    """Whether the gateway's own HTTP stack (switchyard.adapters.http) can be imported."""
+    try:
+        from switchyard.adapters.http import HTTPServer, Router  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+async def serve_constant_on_gateway_stack(host: str, port: int) -> None:
+    """The constant 202 behind the gateway's own HTTPServer and Router (the real ceiling)."""
+    from switchyard.adapters.http import HTTPServer, Response, Router
+
+    answer = Response(202, CONSTANT_BODY)
+    router = Router()
+    router.add("POST", "/orders", lambda request: answer, name="constant_202")
+    server = HTTPServer(router)
+    await server.start(host, port, backlog=4096)
+    sys.stdout.write(f"READY {server.port} adapters.http\n")
+    sys.stdout.flush()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await server.shutdown(grace_s=0.5)
+
+
 async def serve(mode: str, host: str, port: int, state: FakeState | None) -> None:
-    """Serve until cancelled; writes `READY <port>` to stdout once listening."""
+    """Serve until cancelled; writes `READY <port> <stack>` to stdout once listening."""
     loop = asyncio.get_running_loop()
     if mode == "constant":
         factory: Callable[[], asyncio.Protocol] = ConstantProtocol
@@ -339,7 +365,7 @@ async def serve(mode: str, host: str, port: int, state: FakeState | None) -> Non
         factory = lambda: FakeGatewayProtocol(state)  # noqa: E731 - one-line protocol factory
     server = await loop.create_server(factory, host, port, backlog=4096)
     bound = server.sockets[0].getsockname()[1]
-    sys.stdout.write(f"READY {bound}\n")
+    sys.stdout.write(f"READY {bound} standin\n")
     sys.stdout.flush()
     async with server:
         await server.serve_forever()
@@ -348,6 +374,12 @@ async def serve(mode: str, host: str, port: int, state: FakeState | None) -> Non
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m switchyard.sre.standin")
     parser.add_argument("--mode", choices=("constant", "gateway"), default="constant")
+    parser.add_argument(
+        "--stack",
+        choices=("auto", "standin", "adapters.http"),
+        default="auto",
+        help="constant mode: the gateway's HTTP stack when importable (auto), or the stand-in",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--secret-file", help="HS256 secret (gateway mode)")
@@ -367,8 +399,14 @@ def main(argv: list[str] | None = None) -> int:
         state = FakeState(secret, Faults(args.refuse_every, args.drop_every, args.delay_us))
     import uvloop
 
+    stack = args.stack
+    if stack == "auto":
+        stack = "adapters.http" if gateway_stack_available() else "standin"
     try:
-        uvloop.run(serve(args.mode, args.host, args.port, state))
+        if args.mode == "constant" and stack == "adapters.http":
+            uvloop.run(serve_constant_on_gateway_stack(args.host, args.port))
+        else:
+            uvloop.run(serve(args.mode, args.host, args.port, state))
     except KeyboardInterrupt:
         return 0
     return 0
