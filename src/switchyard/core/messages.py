@@ -9,7 +9,7 @@ so a client can detect gaps. Integers only: prices in ticks, quantities in lots,
 from msgspec import Struct
 
 from .codes import Reason
-from .enums import LiquiditySide, OrderType, ReportKind, Side, TimeInForce
+from .enums import LiquiditySide, OrderStatus, OrderType, ReportKind, Side, TimeInForce
 
 
 class VenueNewOrder(Struct, frozen=True, gc=False):
@@ -72,6 +72,8 @@ class ExecReport(Struct, frozen=True, gc=False):
     exec_id: str = ""  # FILL only: unique per trade at this venue
     ts_ns: int = 0  # venue time
     priority_kept: bool = False  # REPLACED only
+    # STATUS only: the venue's view of the order (SENT = live and unfilled); None = unknown order
+    order_status: OrderStatus | None = None
 
 
 class BookLevel(Struct, frozen=True, gc=False, array_like=True):
