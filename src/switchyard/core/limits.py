@@ -54,7 +54,7 @@ VENUE_TCP_LINE_MAX_BYTES = 64 * 1024  # longer lines on the venue protocol close
 VENUE_TCP_WRITE_BUFFER_MAX_BYTES = 4 * 1024 * 1024  # a slower reader is cut off beyond this
 VENUE_ORDERS_OPEN_MAX = 1_000_000  # resting orders, all books; beyond -> REJECTED VENUE_REJECTED
 VENUE_FINAL_ORDERS_RETAINED_MAX = 200_000  # final orders remembered for dedupe/STATUS (~40 MB)
-VENUE_SESSION_BACKLOG_MAX = 65_536  # reports held for a detached TCP session; more: dropped, counted
+VENUE_SESSION_BACKLOG_MAX = 65_536  # reports held for a detached TCP session; more: dropped+counted
 VENUE_BOOK_DEPTH_MAX = 1_000  # price levels per side in one L2 snapshot
 VENUE_TCP_RECONNECT_BACKOFF_MAX_S = 2.0  # cap of the client's exponential reconnect backoff
 
