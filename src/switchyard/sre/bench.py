@@ -45,41 +45,6 @@ class BenchRequest:
     runner_label: str = "local"
 
 
-@dataclass(slots=True)
-class ServerSnapshot:
-    stats: dict[str, Any]
-    metrics: dict[str, float]
-    usage: serverside.ProcessUsage | None
-
-
-async def snapshot(target: Target, pid: int | None) -> ServerSnapshot:
-    """The server's /stats, /metrics counters and process usage at one moment."""
-    stats, metrics_text = await asyncio.gather(
-        serverside.get_json(target, "/stats"), serverside.get_text(target, "/metrics")
-    )
-    metrics: dict[str, float] = {}
-    if metrics_text:
-        try:
-            metrics = serverside.parse_metrics(metrics_text)
-        except ValueError:
-            metrics = {}
-    usage = serverside.process_usage(pid) if pid is not None else None
-    return ServerSnapshot(stats, metrics, usage)
-
-
-def counter_deltas(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-    """How much each counter (`*_total`) grew over the run; unchanged ones are left out."""
-    deltas = {}
-    for name, value in after.items():
-        base = name.split("{", 1)[0]
-        if not base.endswith("_total") or name not in before:
-            continue
-        delta = value - before[name]
-        if delta != 0:
-            deltas[name] = round(delta, 6)
-    return deltas
-
-
 def choose_generator(
     asked: str, profile: Profile, ceiling: dict[str, Any] | None
 ) -> tuple[str, str]:
@@ -107,7 +72,7 @@ def run_bench(request: BenchRequest) -> documents.Document:
     target = request.target
     generator, why = choose_generator(request.generator, profile, request.tool_ceiling)
     pid = serverside.listening_pid(target.port) if target.host in LOOPBACK_HOSTS else None
-    before = asyncio.run(snapshot(target, pid))
+    before = asyncio.run(serverside.snapshot(target, pid))
     prices: dict[str, int] = {}
     if profile.endpoint == "orders":
         prices = asyncio.run(serverside.reference_prices(target, list(profile.symbol_weights)))
@@ -121,12 +86,12 @@ def run_bench(request: BenchRequest) -> documents.Document:
         measured = _run_python(request, account_tokens, run_id, prices)
     else:
         measured = _run_wrk(request, list(account_tokens.values()), run_id, prices)
-    after = asyncio.run(snapshot(target, pid))
+    after = asyncio.run(serverside.snapshot(target, pid))
     measured["server"] = {
         "label": request.server_label,
         "statsBefore": before.stats,
         "statsAfter": after.stats,
-        "counterDeltas": counter_deltas(before.metrics, after.metrics),
+        "counterDeltas": serverside.counter_deltas(before.metrics, after.metrics),
         "resources": serverside.usage_delta(before.usage, after.usage),
     }
     measured["referencePrices"] = {"source": "book" if prices else "defaults", "ticks": prices}

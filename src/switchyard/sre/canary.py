@@ -22,6 +22,7 @@ from switchyard.sre.workload import DEFAULT_REFERENCE_TICKS, Rng
 TOOL_NAME = "switchyard canary"
 HEALTHY_STATUSES = ("healthy", "degraded")  # degraded still serves; unhealthy does not
 EVENT_TIMEOUT_S = 5.0  # the seed's per-request timeout
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +157,8 @@ def _plan(request: CanaryRequest, run_id: str) -> tuple[list[bytes], list[bytes]
 async def _run(request: CanaryRequest, run_id: str) -> dict[str, Any]:
     target = request.target
     health = await _health(target)
-    stats_before = await serverside.get_json(target, "/stats")
+    pid = serverside.listening_pid(target.port) if target.host in LOOPBACK_HOSTS else None
+    before = await serverside.snapshot(target, pid)
     events, orders = _plan(request, run_id)
     event_tally, order_tally = Tally(request.events), Tally(request.orders)
     histogram = LatencyHistogram()
@@ -167,15 +169,17 @@ async def _run(request: CanaryRequest, run_id: str) -> dict[str, Any]:
         connection = await _send_all(connection, orders, order_tally, histogram)
         connection.close()
     elapsed_sec = (time.perf_counter_ns() - started) / 1e9
-    stats_after = await serverside.get_json(target, "/stats")
+    after = await serverside.snapshot(target, pid)
     return {
         "health": health,
         "events": event_tally,
         "orders": order_tally,
         "histogram": histogram,
         "elapsedSec": elapsed_sec,
-        "statsBefore": stats_before,
-        "statsAfter": stats_after,
+        "statsBefore": before.stats,
+        "statsAfter": after.stats,
+        "counterDeltas": serverside.counter_deltas(before.metrics, after.metrics),
+        "resources": serverside.usage_delta(before.usage, after.usage),
     }
 
 
@@ -221,7 +225,12 @@ def run_canary(request: CanaryRequest) -> documents.Document:
         "throughputPerSec": round(sent / elapsed, 1) if elapsed > 0 else 0.0,
         "errorRatePercent": round(errors * 100.0 / sent, 4) if sent else 0.0,
         "dropped": events.dropped + orders.dropped,
-        "server": {"statsBefore": measured["statsBefore"], "statsAfter": measured["statsAfter"]},
+        "server": {
+            "statsBefore": measured["statsBefore"],
+            "statsAfter": measured["statsAfter"],
+            "counterDeltas": measured["counterDeltas"],
+            "resources": measured["resources"],
+        },
         "passed": not failures,
         "failures": failures,
         "machine": documents.machine_info(),

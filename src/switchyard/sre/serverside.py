@@ -154,3 +154,38 @@ def usage_delta(before: ProcessUsage | None, after: ProcessUsage | None) -> dict
         "cpuSeconds": round(after.cpu_seconds - before.cpu_seconds, 3),
         "storageWriteBytes": after.write_bytes - before.write_bytes,
     }
+
+
+@dataclass(slots=True)
+class ServerSnapshot:
+    stats: dict[str, Any]
+    metrics: dict[str, float]
+    usage: ProcessUsage | None
+
+
+async def snapshot(target: Target, pid: int | None) -> ServerSnapshot:
+    """The server's /stats, /metrics counters and process usage at one moment."""
+    stats, metrics_text = await asyncio.gather(
+        get_json(target, "/stats"), get_text(target, "/metrics")
+    )
+    metrics: dict[str, float] = {}
+    if metrics_text:
+        try:
+            metrics = parse_metrics(metrics_text)
+        except ValueError:
+            metrics = {}
+    usage = process_usage(pid) if pid is not None else None
+    return ServerSnapshot(stats, metrics, usage)
+
+
+def counter_deltas(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """How much each counter (`*_total`) grew over the run; unchanged ones are left out."""
+    deltas = {}
+    for name, value in after.items():
+        base = name.split("{", 1)[0]
+        if not base.endswith("_total") or name not in before:
+            continue
+        delta = value - before[name]
+        if delta != 0:
+            deltas[name] = round(delta, 6)
+    return deltas
