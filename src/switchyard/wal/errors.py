@@ -12,11 +12,12 @@ class WALError(Exception):
 class WALCorruption(WALError):
     """The log cannot be trusted at `file`:`offset`; recovery refuses to start (DESIGN §4)."""
 
-    def __init__(self, file: str, offset: int, reason: str) -> None:
+    def __init__(self, file: str, offset: int, reason: str, *, intact: bool = False) -> None:
         super().__init__(f"WAL corrupt at {file} offset {offset}: {reason}")
         self.file = file
         self.offset = offset
         self.reason = reason
+        self.intact = intact  # checksums hold but content is wrong: never a torn write
 
 
 class WALLocked(WALError):

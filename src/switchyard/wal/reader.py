@@ -200,7 +200,8 @@ class _Cursor:
             raise self.corruption(error) from None
 
     def corruption(self, error: BadFrame) -> WALCorruption:
-        return WALCorruption(os.path.join(self.wal_dir, self.segment), error.offset, error.reason)
+        path = os.path.join(self.wal_dir, self.segment)
+        return WALCorruption(path, error.offset, error.reason, intact=error.intact)
 
     def next_batch(self) -> list[WALRecord] | None:
         """The next batch's verified records; None if nothing is written there (yet).
