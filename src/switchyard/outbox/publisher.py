@@ -1,0 +1,550 @@
+"""The outbox: publishes every durable WAL record to Kafka, at least once, in seq order per key.
+
+Runs in its own thread (confluent-kafka calls block and its callbacks need a poller), so the
+gateway's event loop only pays for the interpreter lock. One cycle: read up to a batch of
+durable records from a `WALTailer`, encode each (outbox.envelope), hand it to an idempotent
+`acks=all` producer, serve delivery reports, advance the acknowledged watermark (the highest
+seq with it and every record before it acknowledged) and, at most every
+`OUTBOX_OFFSET_FLUSH_MS`, store it in the offset file (fsynced, atomic).
+
+Failure handling: any delivery error (broker down, timeout, fenced producer) stops reading;
+once the in-flight records are resolved the producer is replaced (a new producer id: tansu and
+Kafka both refuse an idempotent producer whose sequence broke), the tailer rewinds to the
+watermark + 1 and publishing resumes after an exponential backoff. Records acknowledged after
+the failed one are sent again: duplicates, never gaps. A WAL read error stalls publishing with
+the same backoff (a record is never skipped). The thread never dies silently: an unexpected
+exception is logged, counted and handed to `on_fatal`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from switchyard.core.events import SessionStarted
+from switchyard.core.ports import Clock
+from switchyard.wal import PayloadError, WALError, WALTailer, decode_payload
+from switchyard.wal.format import wal_id_of
+from switchyard.wal.watermark import WATERMARK_FILE, WATERMARK_SIZE, decode_watermark
+
+from .envelope import EnvelopeEncoder, kafka_key, source_name
+from .offset_file import LoadOutcome, OffsetFile, OutboxPosition
+from .settings import DEFAULT_ENGINE_ID, KAFKA_BOOTSTRAP_SERVERS, OutboxSettings
+
+log = logging.getLogger("switchyard.outbox")
+
+_DELIVERY_GRACE_MS = 5_000  # wait this long past message.timeout.ms for stragglers, then purge
+
+
+class OutboxState(Enum):
+    STARTING = "starting"
+    RUNNING = "running"
+    BACKOFF = "backoff"  # Kafka failed; waiting before a new producer retries
+    STALLED = "stalled"  # the WAL could not be read; retrying
+    STOPPED = "stopped"
+    FAILED = "failed"  # the thread died (a bug); on_fatal was called
+
+
+class SystemClock:
+    """Wall and monotonic time from the OS (the outbox is an edge component)."""
+
+    def wall_ns(self) -> int:
+        return time.time_ns()  # noqa: TID251 - adapter edge: the real clock
+
+    def mono_ns(self) -> int:
+        return time.monotonic_ns()  # noqa: TID251 - adapter edge: the real clock
+
+
+class Outbox:
+    """Tails `wal_dir` and publishes to Kafka. Create, `start()`, later `await close()`."""
+
+    def __init__(
+        self,
+        settings: OutboxSettings,
+        *,
+        wal_dir: Path,
+        hmac_key: bytes | None,
+        engine_id: str = DEFAULT_ENGINE_ID,
+        clock: Clock | None = None,
+        on_fatal: Callable[[BaseException], None] | None = None,
+        producer_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        # configuration
+        self.settings = settings
+        self.wal_dir = wal_dir
+        self._hmac_key = hmac_key
+        self._fallback_engine_id = engine_id
+        self._clock: Clock = clock or SystemClock()
+        self._on_fatal = on_fatal
+        self._producer_extra = dict(producer_config or {})
+        self._offsets = OffsetFile(settings.offset_path)
+        # lifetime of the thread
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._wakeup = threading.Event()
+        self._producer: Producer | None = None
+        self._tailer: WALTailer | None = None
+        self._encoder: EnvelopeEncoder | None = None
+        self._wal_id = ""
+        self._engine_changes: list[tuple[int, str]] = []  # (seq, engine id) from SessionStarted
+        self._inflight: deque[tuple[int, int]] = deque()  # (seq, ts_ns) in send order
+        self._acked_ahead: set[int] = set()  # acknowledged seqs above the watermark
+        self._failed = False
+        self._failed_since_ns = 0
+        self._backoff_ms = settings.backoff_base_ms
+        self._stored_seq = -1
+        self._stored_at_ns = 0
+        self._topic_checked = False
+        # counters and gauges (read by stats() and the Prometheus collector at scrape time)
+        self.state = OutboxState.STARTING
+        self.acked_seq = 0
+        self.sent_seq = 0
+        self.records_read = 0
+        self.events_published = 0
+        self.publish_queued = 0
+        self.delivery_ok = 0
+        self.delivery_errors = 0
+        self.publish_errors = 0
+        self.read_errors = 0
+        self.offset_resets = 0
+        self.offset_writes = 0
+        self.offset_write_seconds = 0.0
+        self.producer_restarts = 0
+        self.backoff_current_ms = 0
+        self.last_error = ""
+        self._oldest_unacked_ts_ns = 0
+
+    # --- construction from the environment ---------------------------------------------
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str],
+        wal_dir: Path,
+        hmac_key: bytes | None,
+        *,
+        engine_id: str = DEFAULT_ENGINE_ID,
+        clock: Clock | None = None,
+        on_fatal: Callable[[BaseException], None] | None = None,
+    ) -> Outbox | None:
+        """The outbox configured by the environment, or None when KAFKA_BOOTSTRAP_SERVERS is empty.
+
+        The default offset file is `<wal_dir>/../outbox/offset` (the data directory's).
+        """
+        if not KAFKA_BOOTSTRAP_SERVERS.read(environ):
+            return None
+        settings = OutboxSettings.from_env(environ, data_dir=wal_dir.parent)
+        return cls(
+            settings,
+            wal_dir=wal_dir,
+            hmac_key=hmac_key,
+            engine_id=engine_id,
+            clock=clock,
+            on_fatal=on_fatal,
+        )
+
+    # --- public surface (called from the event loop) -------------------------------------
+
+    def start(self) -> None:
+        """Start the publishing thread. Call after the Journal has opened (recovered) the WAL."""
+        assert self._thread is None, "outbox started twice"
+        self._thread = threading.Thread(target=self._run, name="switchyard-outbox", daemon=True)
+        self._thread.start()
+
+    def notify(self) -> None:
+        """New durable records exist: wake the thread now instead of at its next poll."""
+        self._wakeup.set()
+
+    async def close(self, timeout_s: float = 10.0) -> None:
+        """Stop reading, wait up to `timeout_s` for in-flight deliveries, store the offset."""
+        await asyncio.to_thread(self.close_blocking, timeout_s)
+
+    def close_blocking(self, timeout_s: float = 10.0) -> None:
+        """`close()` for callers without an event loop (CLI tools, benchmarks, tests)."""
+        self._close_timeout_s = timeout_s
+        self._stop.set()
+        self._wakeup.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s + 5.0)
+
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def durable_seq(self) -> int:
+        found = wal_identity(self.wal_dir)
+        return 0 if found is None else found[1]
+
+    def inflight_records(self) -> int:
+        return len(self._inflight)
+
+    def lag_records(self) -> int:
+        return max(0, self.durable_seq() - self.acked_seq)
+
+    def lag_seconds(self) -> float:
+        if self.lag_records() == 0 or self._oldest_unacked_ts_ns == 0:
+            return 0.0
+        return max(0.0, (self._clock.wall_ns() - self._oldest_unacked_ts_ns) / 1e9)
+
+    def stats(self) -> dict[str, object]:
+        """A JSON-ready summary for /stats and /health."""
+        lag_seconds = self.lag_seconds()
+        healthy = self.state in (OutboxState.RUNNING, OutboxState.STARTING) and lag_seconds < 30.0
+        return {
+            "enabled": True,
+            "status": "ok"
+            if healthy
+            else ("failed" if self.state is OutboxState.FAILED else "degraded"),
+            "state": self.state.value,
+            "topic": self.settings.topic,
+            "ackedSeq": self.acked_seq,
+            "durableSeq": self.durable_seq(),
+            "lagRecords": self.lag_records(),
+            "lagSeconds": round(lag_seconds, 3),
+            "inflight": self.inflight_records(),
+            "published": self.events_published,
+            "deliveryErrors": self.delivery_errors,
+            "readErrors": self.read_errors,
+            "offsetResets": self.offset_resets,
+            "producerRestarts": self.producer_restarts,
+            "backoffMs": self.backoff_current_ms,
+            "lastError": self.last_error,
+        }
+
+    # --- the thread ----------------------------------------------------------------------
+
+    _close_timeout_s = 10.0
+
+    def _run(self) -> None:
+        try:
+            self._startup()
+            while not self._stop.is_set():
+                self._cycle()
+            self._shutdown()
+        except BaseException as error:
+            self.state = OutboxState.FAILED
+            self.last_error = f"{type(error).__name__}: {error}"
+            log.exception("event=outbox_failed error=%s", self.last_error)
+            if self._on_fatal is not None:
+                self._on_fatal(error)
+
+    def _startup(self) -> None:
+        while not self._stop.is_set():
+            found = wal_identity(self.wal_dir)
+            if found is not None:
+                self._wal_id = wal_id_of(found[0])
+                break
+            self._wakeup.wait(self.settings.poll_interval_ms / 1000)
+            self._wakeup.clear()
+        if self._stop.is_set():
+            return
+        position = self._load_position()
+        self.acked_seq = position.seq if position else 0
+        engine_id = position.engine_id if position else self._fallback_engine_id
+        self._engine_changes = [(0, engine_id)]
+        self._encoder = EnvelopeEncoder(source_name(engine_id, self._wal_id))
+        self._stored_seq = self.acked_seq if position else -1
+        self._open_tailer()
+        self.state = OutboxState.RUNNING
+        log.info(
+            "event=outbox_started wal_id=%s start_seq=%d topic=%s",
+            self._wal_id,
+            self.acked_seq + 1,
+            self.settings.topic,
+        )
+
+    def _load_position(self) -> OutboxPosition | None:
+        result = self._offsets.load(now_ms=self._clock.wall_ns() // 1_000_000)
+        for problem in result.problems:
+            log.warning("event=outbox_offset_unusable problem=%r", problem)
+        if result.outcome in (LoadOutcome.PREVIOUS, LoadOutcome.RESET):
+            self.offset_resets += 1
+        position = result.position
+        if position is not None and position.wal_id != self._wal_id:
+            log.warning(
+                "event=outbox_offset_reset reason=other_wal offset_wal_id=%s wal_id=%s",
+                position.wal_id,
+                self._wal_id,
+            )
+            self.offset_resets += 1
+            return None
+        durable = self.durable_seq()
+        if position is not None and position.seq > durable:
+            log.warning(
+                "event=outbox_offset_reset reason=ahead_of_wal seq=%d durable_seq=%d",
+                position.seq,
+                durable,
+            )
+            self.offset_resets += 1
+            return None
+        return position
+
+    def _open_tailer(self) -> None:
+        if self._tailer is not None:
+            self._tailer.close()
+        self._tailer = WALTailer(
+            self.wal_dir, start_seq=self.acked_seq + 1, hmac_key=self._hmac_key
+        )
+        self.sent_seq = self.acked_seq
+        # Records after the watermark are read again: forget engine changes we will re-read.
+        self._engine_changes = [c for c in self._engine_changes if c[0] <= self.acked_seq]
+        assert self._encoder is not None
+        self._encoder.source = source_name(self._engine_changes[-1][1], self._wal_id)
+
+    def _cycle(self) -> None:
+        if self._failed:
+            self._recover_from_failure()
+            return
+        producer = self._producer or self._new_producer()
+        room = self.settings.inflight_max - len(self._inflight)
+        sent = 0
+        if room > 0:
+            sent = self._read_and_send(producer, min(room, self.settings.batch_records_max))
+        producer.poll(0)
+        self._advance()
+        self._maybe_store_offset(force=False)
+        if sent == 0 and not self._failed:
+            self._idle(producer)
+
+    def _idle(self, producer: Producer) -> None:
+        wait_s = self.settings.poll_interval_ms / 1000
+        if self._inflight:
+            producer.poll(wait_s)
+        else:
+            self._wakeup.wait(wait_s)
+            self._wakeup.clear()
+
+    def _read_and_send(self, producer: Producer, max_records: int) -> int:
+        assert self._tailer is not None
+        try:
+            records = self._tailer.poll(max_records)
+        except (WALError, OSError) as error:
+            self._stall(f"WAL read failed at seq {self.sent_seq + 1}: {error}")
+            return 0
+        produce = producer.produce
+        topic = self.settings.topic
+        delivered = self._delivered
+        for record in records:
+            try:
+                event = decode_payload(record.record_type, record.payload)
+            except PayloadError as error:
+                self._stall(f"seq {record.seq}: {error}")
+                return 0
+            if isinstance(event, SessionStarted):
+                self._engine_changed(record.seq, event.engine_id)
+            assert self._encoder is not None
+            value = self._encoder.encode(event, seq=record.seq, ts_ns=record.ts_ns)
+            if not self._inflight:
+                self._oldest_unacked_ts_ns = record.ts_ns
+            self._produce(
+                produce,
+                topic,
+                value,
+                kafka_key(event).encode(),
+                record.ts_ns // 1_000_000,
+                functools.partial(delivered, record.seq),
+            )
+            self._inflight.append((record.seq, record.ts_ns))
+            self.sent_seq = record.seq
+        self.records_read += len(records)
+        self.publish_queued += len(records)
+        return len(records)
+
+    def _produce(
+        self, produce: Any, topic: str, value: bytes, key: bytes, ts_ms: int, cb: Any
+    ) -> None:
+        while True:
+            try:
+                produce(topic, value, key, on_delivery=cb, timestamp=ts_ms)
+                return
+            except BufferError:
+                # librdkafka's queue is full (its bound is above ours, so only by bytes): serve
+                # delivery reports until there is room. Never drop.
+                assert self._producer is not None
+                self._producer.poll(0.01)
+
+    def _delivered(self, seq: int, error: KafkaError | None, _message: object) -> None:
+        if error is None:
+            self.delivery_ok += 1
+            self._acked_ahead.add(seq)
+            return
+        self.delivery_errors += 1
+        if not self._failed:
+            self._failed = True
+            self._failed_since_ns = self._clock.mono_ns()
+            self.publish_errors += 1
+            self.last_error = f"delivery of seq {seq} failed: {error.name()}: {error.str()}"
+            log.warning("event=outbox_delivery_failed seq=%d error=%s", seq, error.name())
+
+    def _advance(self) -> None:
+        inflight = self._inflight
+        ahead = self._acked_ahead
+        advanced = 0
+        while inflight and inflight[0][0] in ahead:
+            seq, _ = inflight.popleft()
+            ahead.discard(seq)
+            self.acked_seq = seq
+            advanced += 1
+        if advanced:
+            self.events_published += advanced
+            if inflight:
+                self._oldest_unacked_ts_ns = inflight[0][1]
+            if not self._failed:
+                self._backoff_ms = self.settings.backoff_base_ms
+                self.backoff_current_ms = 0
+
+    def _maybe_store_offset(self, *, force: bool) -> None:
+        if self.acked_seq == self._stored_seq:
+            return
+        now = self._clock.mono_ns()
+        if not force and now - self._stored_at_ns < self.settings.offset_flush_ms * 1_000_000:
+            return
+        engine_id = self._engine_at(self.acked_seq)
+        started = time.perf_counter()
+        self._offsets.store(OutboxPosition(self._wal_id, self.acked_seq, engine_id))
+        self.offset_write_seconds += time.perf_counter() - started
+        self.offset_writes += 1
+        self._stored_seq = self.acked_seq
+        self._stored_at_ns = now
+
+    def _engine_changed(self, seq: int, engine_id: str) -> None:
+        self._engine_changes.append((seq, engine_id))
+        assert self._encoder is not None
+        self._encoder.source = source_name(engine_id, self._wal_id)
+
+    def _engine_at(self, seq: int) -> str:
+        changes = self._engine_changes
+        while len(changes) > 1 and changes[1][0] <= seq:
+            changes.pop(0)  # a handful of sessions at most: list is fine
+        return changes[0][1]
+
+    # --- failure and recovery --------------------------------------------------------------
+
+    def _stall(self, reason: str) -> None:
+        self.read_errors += 1
+        self.last_error = reason
+        self.state = OutboxState.STALLED
+        log.error("event=outbox_stalled reason=%r", reason)
+        self._failed = True
+        self._failed_since_ns = self._clock.mono_ns()
+
+    def _recover_from_failure(self) -> None:
+        producer = self._producer
+        timeout_ns = (self.settings.delivery_timeout_ms + _DELIVERY_GRACE_MS) * 1_000_000
+        if producer is not None and self._inflight:
+            producer.poll(0.05)
+            self._advance()
+            self._maybe_store_offset(force=False)
+            waiting = self._clock.mono_ns() - self._failed_since_ns < timeout_ns
+            if self._inflight and waiting and not self._stop.is_set():
+                return
+        self._maybe_store_offset(force=True)
+        self._drop_producer()
+        if self.state is not OutboxState.STALLED:
+            self.state = OutboxState.BACKOFF
+        self.backoff_current_ms = self._backoff_ms
+        log.info("event=outbox_backoff delay_ms=%d acked_seq=%d", self._backoff_ms, self.acked_seq)
+        self._stop.wait(self._backoff_ms / 1000)
+        self._backoff_ms = min(self._backoff_ms * 2, self.settings.backoff_max_ms)
+        self._open_tailer()
+        self._failed = False
+        self.state = OutboxState.RUNNING
+
+    def _drop_producer(self) -> None:
+        producer = self._producer
+        self._producer = None
+        if producer is not None:
+            producer.purge()
+            producer.flush(0)
+        self._inflight.clear()
+        self._acked_ahead.clear()
+
+    def _new_producer(self) -> Producer:
+        config: dict[str, Any] = {
+            "bootstrap.servers": self.settings.bootstrap_servers,
+            "client.id": self.settings.client_id,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": self.settings.linger_ms,
+            "message.timeout.ms": self.settings.delivery_timeout_ms,
+            "compression.type": self.settings.compression,
+            "queue.buffering.max.messages": self.settings.inflight_max
+            + self.settings.batch_records_max,
+            "error_cb": self._on_client_error,
+        }
+        config.update(self._producer_extra)
+        producer = Producer(config)
+        if self.producer_restarts or self.delivery_errors:
+            log.info("event=outbox_producer_restarted")
+        self.producer_restarts += 1
+        self._producer = producer
+        if not self._topic_checked:
+            self._topic_checked = self._ensure_topic()
+        return producer
+
+    def _ensure_topic(self) -> bool:
+        """Create the topic if it is missing; False when the broker could not be asked."""
+        from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+        admin = AdminClient({"bootstrap.servers": self.settings.bootstrap_servers})
+        topic = NewTopic(
+            self.settings.topic, num_partitions=self.settings.topic_partitions, replication_factor=1
+        )
+        try:
+            futures = admin.create_topics([topic], request_timeout=2.0)
+            futures[self.settings.topic].result(timeout=3.0)
+            log.info("event=outbox_topic_created topic=%s", self.settings.topic)
+        except KafkaException as error:
+            code = error.args[0].code() if error.args else None
+            if code == KafkaError.TOPIC_ALREADY_EXISTS:
+                return True
+            log.warning("event=outbox_topic_check_failed error=%s", error)
+            return False
+        except Exception as error:  # noqa: BLE001 - edge: broker down at start is retried later
+            log.warning("event=outbox_topic_check_failed error=%s", error)
+            return False
+        return True
+
+    def _on_client_error(self, error: KafkaError) -> None:
+        # Connection-level problems (all brokers down, ...): delivery reports decide what to do.
+        self.last_error = f"{error.name()}: {error.str()}"
+
+    def _shutdown(self) -> None:
+        producer = self._producer
+        if producer is not None and not self._failed:
+            producer.flush(self._close_timeout_s)
+            self._advance()
+        self._maybe_store_offset(force=True)
+        if producer is not None:
+            self._drop_producer()
+        if self._tailer is not None:
+            self._tailer.close()
+        self.state = OutboxState.STOPPED
+        log.info("event=outbox_stopped acked_seq=%d", self.acked_seq)
+
+
+def wal_identity(wal_dir: Path) -> tuple[bytes, int] | None:
+    """(system id, durable seq) of the WAL in `wal_dir`, or None before its first batch."""
+    path = wal_dir / WATERMARK_FILE
+    for _ in range(8):  # the writer updates 16 bytes in place: re-read a torn value
+        try:
+            data = path.read_bytes()[:WATERMARK_SIZE]
+        except FileNotFoundError:
+            return None
+        decoded = decode_watermark(data)
+        if decoded is not None:
+            return decoded
+    return None
+
+
+def _unhealthy_status(state: OutboxState) -> str:
+    return "failed" if state is OutboxState.FAILED else "degraded"
