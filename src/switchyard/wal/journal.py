@@ -41,7 +41,7 @@ from .format import (
 from .reader import WALReader, WALRecord
 from .recovery import RecoveryResult, recover
 from .settings import JournalSettings
-from .writer import SpareSegment, WriterPlan, init_watermark, install_segment
+from .writer import SpareSegment, SpareUnavailable, WriterPlan, init_watermark, install_segment
 
 LOCK_FILE = "LOCK"
 _CRC_PACK = struct.Struct("<I").pack_into
@@ -327,7 +327,10 @@ def _create_first_segment(
         preallocate=settings.preallocate,
         threaded=False,
     )
-    taken = spare.take()
+    try:
+        taken = spare.take()
+    except SpareUnavailable as error:
+        raise error.cause from None
     header = SegmentHeader(
         system_id=recovery.system_id,
         first_seq=1,
