@@ -70,11 +70,16 @@ def usage_of(obs: Observations, overrides: dict[str, float | None]) -> Usage:
     orders = int(overrides.get("orders") or obs.ok)
     if orders <= 0:
         raise CostInputError("the input answered no order OK: cost per order is undefined")
-    if cpu <= 0:
+    if cpu <= 0 and obs.cpu_seconds is None:
         raise CostInputError(
             "no CPU measurement for the server (resources unavailable and no "
             "process_cpu_seconds_total delta): pass --cpu-seconds or rerun the bench on the "
             "server's machine"
+        )
+    if cpu <= 0:
+        raise CostInputError(
+            "the server's CPU time measured 0 s: the run was shorter than the 10 ms "
+            "resolution of /proc CPU accounting; run longer (more events or orders)"
         )
     return Usage(orders, cpu, int(storage), int(kafka), sources)
 
