@@ -1,0 +1,293 @@
+"""The gateway's trading state: orders, idempotency keys, indexes, positions, kill switches.
+
+Owned by the sequencer; mutated only by `pipeline.apply` (live, right after a decision, and on
+WAL replay), so the same WAL always rebuilds the same state (`state_hash()`).
+
+Memory is bounded: terminal orders beyond `orders_retained_max` are forgotten oldest first
+(the WAL keeps them; the audit endpoints read it), idempotency entries expire after their TTL
+and beyond `idempotency_max` the oldest go first (counted in `idempotency_evicted`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections import deque
+from dataclasses import dataclass
+from typing import Final
+
+from switchyard.core.enums import TERMINAL_STATUSES, OrderStatus, OrderType, Side, TimeInForce
+
+_NS_PER_S: Final = 1_000_000_000
+
+
+class Order:
+    """One order as the gateway knows it. Plain __slots__ class: several per order per second
+    on the hot path (a frozen dataclass costs ~8x to build)."""
+
+    __slots__ = (
+        "accept_seq",
+        "account_id",
+        "client_order_id",
+        "created_ns",
+        "cum_notional",
+        "expire_at_ms",
+        "filled_qty",
+        "idempotency_key",
+        "order_id",
+        "order_type",
+        "origin",
+        "pending_replace",
+        "post_only",
+        "price",
+        "qty",
+        "reason",
+        "side",
+        "status",
+        "symbol",
+        "time_in_force",
+        "updated_ns",
+        "venue_acked",
+    )
+
+    def __init__(
+        self,
+        order_id: str,
+        account_id: str,
+        client_order_id: str,
+        idempotency_key: str,
+        symbol: str,
+        side: Side,
+        order_type: OrderType,
+        qty: int,
+        price: int,
+        time_in_force: TimeInForce,
+        expire_at_ms: int,
+        post_only: bool,
+        origin: str,
+        status: OrderStatus,
+        accept_seq: int,
+        ts_ns: int,
+    ) -> None:
+        self.order_id = order_id
+        self.account_id = account_id
+        self.client_order_id = client_order_id
+        self.idempotency_key = idempotency_key
+        self.symbol = symbol
+        self.side = side
+        self.order_type = order_type
+        self.qty = qty
+        self.price = price
+        self.time_in_force = time_in_force
+        self.expire_at_ms = expire_at_ms
+        self.post_only = post_only
+        self.origin = origin
+        self.status = status
+        self.accept_seq = accept_seq
+        self.created_ns = ts_ns
+        self.updated_ns = ts_ns
+        self.filled_qty = 0
+        self.cum_notional = 0
+        self.reason = 0  # last Reason value that explains the status (denial, cancel, ...)
+        self.pending_replace: tuple[int, int] | None = None  # (qty, price) sent, unanswered
+        self.venue_acked = False
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def leaves_qty(self) -> int:
+        return 0 if self.is_terminal else self.qty - self.filled_qty
+
+    def state_tuple(self) -> tuple[object, ...]:
+        return (
+            self.order_id,
+            self.account_id,
+            self.client_order_id,
+            self.idempotency_key,
+            self.symbol,
+            int(self.side),
+            int(self.order_type),
+            self.qty,
+            self.price,
+            int(self.time_in_force),
+            self.expire_at_ms,
+            self.post_only,
+            self.origin,
+            int(self.status),
+            self.accept_seq,
+            self.created_ns,
+            self.updated_ns,
+            self.filled_qty,
+            self.cum_notional,
+            self.reason,
+            self.pending_replace,
+            self.venue_acked,
+        )
+
+
+def _fingerprint(*fields: object) -> tuple[object, ...]:
+    return fields
+
+
+def request_fingerprint(
+    symbol: str,
+    side: Side,
+    order_type: OrderType,
+    qty: int,
+    price: int,
+    time_in_force: TimeInForce,
+    expire_at_ms: int,
+    client_order_id: str,
+    post_only: bool,
+) -> tuple[object, ...]:
+    return _fingerprint(
+        symbol,
+        side,
+        order_type,
+        (qty, price),
+        time_in_force,
+        expire_at_ms,
+        client_order_id,
+        post_only,
+    )
+
+
+@dataclass(slots=True)
+class IdempotencyEntry:
+    """A remembered (account, key): the order it created and the request that created it."""
+
+    order_id: str
+    fingerprint: tuple[object, ...]
+    expires_ns: int  # 0 = never
+
+
+@dataclass(frozen=True, slots=True)
+class StateLimits:
+    orders_retained_max: int
+    orders_open_max: int
+    idempotency_max: int
+    idempotency_ttl_s: int  # 0 = never expire (still bounded by idempotency_max)
+
+    def __post_init__(self) -> None:
+        assert self.orders_retained_max > 0
+        assert self.orders_open_max > 0
+        assert self.idempotency_max > 0
+        assert self.idempotency_ttl_s >= 0
+
+
+class GatewayState:
+    """Everything replay rebuilds. Read by handlers; written only through pipeline.apply."""
+
+    __slots__ = (
+        "account_orders",
+        "client_index",
+        "engine_id",
+        "evicted_orders",
+        "idempotency",
+        "idempotency_evicted",
+        "idempotency_expired",
+        "killed_accounts",
+        "killed_global",
+        "last_seq",
+        "last_ts_ns",
+        "limits",
+        "market",
+        "open_by_account",
+        "open_count",
+        "orders",
+        "positions",
+        "terminal_fifo",
+        "wal_id",
+    )
+
+    def __init__(self, *, engine_id: str, wal_id: str, limits: StateLimits) -> None:
+        self.engine_id = engine_id
+        self.wal_id = wal_id
+        self.limits = limits
+        self.last_seq = 0
+        self.last_ts_ns = 0
+        self.orders: dict[str, Order] = {}
+        self.account_orders: dict[str, dict[str, None]] = {}  # account -> order ids, oldest first
+        self.client_index: dict[tuple[str, str], str] = {}  # (account, clientOrderId) -> order id
+        self.idempotency: dict[tuple[str, str], IdempotencyEntry] = {}  # oldest first
+        self.idempotency_expired = 0
+        self.idempotency_evicted = 0
+        self.open_count = 0
+        self.open_by_account: dict[str, int] = {}
+        self.terminal_fifo: deque[str] = deque()  # terminal order ids, oldest first
+        self.evicted_orders = 0
+        self.positions: dict[tuple[str, str], int] = {}  # (account, symbol) -> net filled qty
+        self.killed_global = False
+        self.killed_accounts: set[str] = set()
+        self.market: dict[str, MarketKeyState] = {}  # /events per-key state
+
+    def order_id_for(self, seq: int) -> str:
+        return f"{self.engine_id}-{self.wal_id}-{seq}"
+
+    def is_killed(self, account_id: str) -> bool:
+        return self.killed_global or account_id in self.killed_accounts
+
+    def lookup_idempotency(self, account_id: str, key: str, now_ns: int) -> IdempotencyEntry | None:
+        entry = self.idempotency.get((account_id, key))
+        if entry is None:
+            return None
+        if entry.expires_ns and entry.expires_ns <= now_ns:
+            return None  # expired: the key may create a new order (purged when recorded)
+        return entry
+
+    def find_order(self, account_id: str, order_id: str) -> Order | None:
+        """The caller's order, or None (another account's order is invisible: 404)."""
+        order = self.orders.get(order_id)
+        if order is None or order.account_id != account_id:
+            return None
+        return order
+
+
+class MarketKeyState:
+    """Per-key state of the `/events` feed: last price, volume, VWAP numerator, count."""
+
+    __slots__ = ("count", "last_price", "last_seq", "notional", "volume")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.last_price = 0
+        self.volume = 0
+        self.notional = 0  # sum(price * volume), for VWAP
+        self.last_seq = 0
+
+
+def state_hash(state: GatewayState, risk_buckets: list[tuple[str, int, int]]) -> str:
+    """SHA-256 over a canonical encoding of everything replay must rebuild (hex)."""
+    digest = hashlib.sha256()
+    update = digest.update
+    update(struct.pack("<QQ", state.last_seq, state.last_ts_ns))
+    update(repr(sorted(o.state_tuple() for o in state.orders.values())).encode())
+    update(
+        repr(
+            sorted(
+                (key, e.order_id, repr(e.fingerprint), e.expires_ns)
+                for key, e in state.idempotency.items()
+            )
+        ).encode()
+    )
+    update(repr(sorted(state.client_index.items())).encode())
+    update(repr(sorted(state.positions.items())).encode())
+    update(repr((state.killed_global, sorted(state.killed_accounts))).encode())
+    update(repr((state.open_count, sorted(state.open_by_account.items()))).encode())
+    update(repr(list(state.terminal_fifo)).encode())
+    update(repr(risk_buckets).encode())
+    update(
+        repr(
+            sorted(
+                (k, m.count, m.last_price, m.volume, m.notional, m.last_seq)
+                for k, m in state.market.items()
+            )
+        ).encode()
+    )
+    return digest.hexdigest()
+
+
+def ttl_ns(ttl_s: int) -> int:
+    return ttl_s * _NS_PER_S
