@@ -196,3 +196,49 @@ def test_journal_real_flushers_make_everything_durable_in_order(real_wal_dir, fl
     records = list(WALReader(Path(real_wal_dir), hmac_key=WAL_KEY).iter_from(1))
     assert [r.seq for r in records] == list(range(1, 5_001))
     assert not [n for n in os.listdir(real_wal_dir) if n.endswith(".tmp")]
+
+
+async def _process_fsync_error(wal_dir: str, control: str) -> Outcome:
+    from switchyard.testing.faulty_disk import FaultyDisk, write_control
+
+    loop = asyncio.get_running_loop()
+    flusher = ProcessFlusher(
+        loop,
+        disk_factory="switchyard.testing.faulty_disk:FaultyDisk.from_control_file",
+        disk_args=(control,),
+        max_batch=16,
+        max_wait_us=100,
+    )
+    outcome = Outcome()
+    journal = Journal.open(
+        Path(wal_dir),
+        disk=FaultyDisk(control),
+        settings=settings(),
+        clock=SystemClock(),
+        flusher=flusher,
+        on_durable=outcome.durable.append,
+        on_fatal=outcome.fatal.append,
+        lock_wait_s=5.0,
+    )
+    journal.append(1, 40, 1, b"durable")
+    journal.commit()
+    for _ in range(500):
+        if outcome.durable:
+            break
+        await asyncio.sleep(0.01)
+    write_control(control, eio=["fdatasync"])
+    journal.append(2, 40, 2, b"never acknowledged")
+    journal.commit()
+    for _ in range(500):
+        if outcome.fatal:
+            break
+        await asyncio.sleep(0.01)
+    await journal.close()
+    return outcome
+
+
+def test_journal_process_writer_fsync_error_is_fatal_and_unacknowledged(real_wal_dir, tmp_path):
+    outcome = asyncio.run(_process_fsync_error(real_wal_dir, str(tmp_path / "faults.json")))
+    assert outcome.durable == [1]
+    assert len(outcome.fatal) == 1
+    assert "Input/output error" in str(outcome.fatal[0])
