@@ -1,0 +1,391 @@
+"""The write side of the back office database: one batch of events = one transaction.
+
+`Store.apply_batch` opens a transaction, lets the Bookkeeper decide the batch's effects
+(reading state through `_TxReader` inside the same transaction), writes the dedupe keys and
+every effect, advances each source's contiguous watermark, stores the WAL cursor when the
+source is the WAL, and commits. Either all of it is durable or none of it is: a crash
+mid-transaction leaves no trace, and the source re-delivers the batch (consumer offsets are
+committed only after this returns).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, bindparam, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from . import schema as t
+from .bookkeeper import (
+    BalanceKey,
+    Bookkeeper,
+    Changes,
+    Counts,
+    FillRow,
+    OrderRow,
+    ParkedRow,
+    PositionKey,
+    PositionRow,
+)
+
+IN_CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
+WATERMARK_SCAN_ROWS = 1024  # applied seqs read per step when advancing a source watermark
+
+
+@dataclass(frozen=True, slots=True)
+class WALCursor:
+    """Where the WAL event source resumes: stored in the transaction of the events it fed."""
+
+    wal_id: str
+    acked_seq: int
+    engine_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    counts: Counts
+    events: int
+    seconds: float
+
+
+class Store:
+    """Applies batches to the database at `engine`."""
+
+    def __init__(self, engine: Engine, *, currency: str, fee_bps: int) -> None:
+        self.engine = engine
+        self.currency = currency
+        self.fee_bps = fee_bps
+
+    def apply_batch(
+        self,
+        items: Sequence[tuple[bytes, str]],
+        *,
+        now_ns: int,
+        wal_cursor: WALCursor | None = None,
+    ) -> BatchResult:
+        """Apply (envelope, position) pairs in order, in one transaction."""
+        started = time.perf_counter()
+        with self.engine.begin() as connection:
+            keeper = Bookkeeper(
+                _TxReader(connection), currency=self.currency, fee_bps=self.fee_bps, now_ns=now_ns
+            )
+            keeper.prefetch(_decodable(raw for raw, _ in items))
+            for raw, position in items:
+                keeper.apply(raw, position)
+            changes = keeper.changes()
+            _write(connection, changes)
+            _advance_sources(connection, changes.sources, now_ns)
+            if wal_cursor is not None:
+                store_wal_cursor(connection, wal_cursor)
+        return BatchResult(keeper.counts, len(items), time.perf_counter() - started)
+
+    def wal_cursor(self) -> WALCursor | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(t.wal_cursor).where(t.wal_cursor.c.name == "wal")
+            ).first()
+        if row is None:
+            return None
+        return WALCursor(row.wal_id, row.acked_seq, row.engine_id)
+
+
+def _decodable(raws: Iterable[bytes]) -> list[Any]:
+    from .events import EventError, decode_event
+
+    events = []
+    for raw in raws:
+        try:
+            events.append(decode_event(raw))
+        except EventError:
+            continue  # the bookkeeper quarantines it with the reason
+    return events
+
+
+# --- reads inside the transaction ---------------------------------------------------------
+
+
+class _TxReader:
+    """The Bookkeeper's StateReader, bound to the batch's connection."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def existing_event_ids(self, event_ids: Collection[str]) -> set[str]:
+        found: set[str] = set()
+        column = t.applied_events.c.event_id
+        for chunk in _chunks(event_ids):
+            found.update(self.connection.scalars(select(column).where(column.in_(chunk))))
+        return found
+
+    def orders(self, order_ids: Collection[str]) -> dict[str, OrderRow]:
+        found: dict[str, OrderRow] = {}
+        for chunk in _chunks(order_ids):
+            query = select(t.orders).where(t.orders.c.order_id.in_(chunk))
+            for row in self.connection.execute(query):
+                found[row.order_id] = OrderRow(**row._asdict())
+        return found
+
+    def parked(self, order_ids: Collection[str]) -> list[ParkedRow]:
+        found: list[ParkedRow] = []
+        for chunk in _chunks(order_ids):
+            query = select(t.parked_events).where(t.parked_events.c.order_id.in_(chunk))
+            found.extend(ParkedRow(**row._asdict()) for row in self.connection.execute(query))
+        return found
+
+    def positions(self, keys: Collection[PositionKey]) -> dict[PositionKey, PositionRow]:
+        found: dict[PositionKey, PositionRow] = {}
+        table = t.positions
+        for chunk in _chunks(keys):
+            query = select(table).where(tuple_(table.c.account_id, table.c.symbol).in_(chunk))
+            for row in self.connection.execute(query):
+                found[(row.account_id, row.symbol)] = position_row(row)
+        return found
+
+    def balances(self, keys: Collection[BalanceKey]) -> dict[BalanceKey, int]:
+        found: dict[BalanceKey, int] = {}
+        table = t.ledger_balances
+        columns = tuple_(table.c.account_id, table.c.book, table.c.asset)
+        for chunk in _chunks(keys):
+            query = select(table).where(columns.in_(chunk))
+            for row in self.connection.execute(query):
+                found[(row.account_id, row.book, row.asset)] = row.amount
+        return found
+
+    def fills_of(self, key: PositionKey) -> list[FillRow]:
+        table = t.fills
+        query = select(table).where(table.c.account_id == key[0], table.c.symbol == key[1])
+        return [fill_row(row) for row in self.connection.execute(query)]
+
+
+def position_row(row: Any) -> PositionRow:
+    return PositionRow(
+        account_id=row.account_id,
+        symbol=row.symbol,
+        qty=row.qty,
+        cost_basis=row.cost_basis,
+        realized_pnl=row.realized_pnl,
+        fees=row.fees,
+        fill_count=row.fill_count,
+        last_fill=(row.last_fill_ns, row.last_fill_source, row.last_fill_seq),
+    )
+
+
+def fill_row(row: Any) -> FillRow:
+    values = row._asdict()
+    values.pop("fill_id", None)
+    return FillRow(**values)
+
+
+_T = TypeVar("_T")
+
+
+def _chunks(items: Collection[_T]) -> Iterable[list[_T]]:
+    ordered = list(items)
+    for start in range(0, len(ordered), IN_CHUNK):
+        yield ordered[start : start + IN_CHUNK]
+
+
+# --- writes -------------------------------------------------------------------------------
+
+
+def _write(connection: Connection, changes: Changes) -> None:
+    execute = connection.execute
+    if changes.applied:
+        execute(t.applied_events.insert(), [_fields(row) for row in changes.applied])
+    if changes.outcome_updates:
+        statement = (
+            update(t.applied_events)
+            .where(t.applied_events.c.event_id == bindparam("b_event_id"))
+            .values(outcome=bindparam("b_outcome"))
+        )
+        rows = [{"b_event_id": k, "b_outcome": v} for k, v in changes.outcome_updates.items()]
+        execute(statement, rows)
+    _write_parked(connection, changes)
+    if changes.quarantine:
+        execute(t.quarantine.insert(), [_fields(row) for row in changes.quarantine])
+    _insert_and_update(
+        connection, t.orders, ["order_id"], changes.orders_new, changes.orders_changed
+    )
+    if changes.fills_new:
+        execute(t.fills.insert(), [_fields(row) for row in changes.fills_new])
+    if changes.fill_realized_updates:
+        statement = (
+            update(t.fills)
+            .where(t.fills.c.event_id == bindparam("b_event_id"))
+            .values(realized_pnl=bindparam("b_realized"))
+        )
+        realized: list[dict[str, object]] = [
+            {"b_event_id": k, "b_realized": v} for k, v in changes.fill_realized_updates.items()
+        ]
+        execute(statement, realized)
+    positions_new = [_position_fields(row) for row in changes.positions_new]
+    positions_changed = [_position_fields(row) for row in changes.positions_changed]
+    _insert_and_update_dicts(
+        connection, t.positions, ["account_id", "symbol"], positions_new, positions_changed
+    )
+    _write_ledger(connection, changes)
+
+
+def _write_parked(connection: Connection, changes: Changes) -> None:
+    table = t.parked_events
+    if changes.parked_deletes:
+        for chunk in _chunks(changes.parked_deletes):
+            connection.execute(table.delete().where(table.c.event_id.in_(chunk)))
+    if changes.parked_inserts:
+        connection.execute(table.insert(), [_fields(row) for row in changes.parked_inserts])
+    if changes.parked_reason_updates:
+        statement = (
+            update(table)
+            .where(table.c.event_id == bindparam("b_event_id"))
+            .values(reason=bindparam("b_reason"))
+        )
+        rows = [{"b_event_id": k, "b_reason": v} for k, v in changes.parked_reason_updates.items()]
+        connection.execute(statement, rows)
+
+
+def _write_ledger(connection: Connection, changes: Changes) -> None:
+    if changes.entries:
+        entries: list[dict[str, object]] = []
+        postings: list[dict[str, object]] = []
+        for row in changes.entries:
+            entries.append(
+                {
+                    "entry_id": row.entry_id,
+                    "event_id": row.event_id,
+                    "kind": row.kind,
+                    "account_id": row.account_id,
+                    "symbol": row.symbol,
+                    "order_id": row.order_id,
+                    "occurred_at_ns": row.occurred_at_ns,
+                }
+            )
+            postings.extend(
+                {
+                    "entry_id": row.entry_id,
+                    "account_id": p.account_id,
+                    "book": p.book,
+                    "asset": p.asset,
+                    "amount": p.amount,
+                }
+                for p in row.entry.postings
+            )
+        connection.execute(t.ledger_entries.insert(), entries)
+        connection.execute(t.postings.insert(), postings)
+    new = [_balance(key, amount) for key, amount in changes.balances_new.items()]
+    changed = [_balance(key, amount) for key, amount in changes.balances_changed.items()]
+    _insert_and_update_dicts(
+        connection, t.ledger_balances, ["account_id", "book", "asset"], new, changed
+    )
+
+
+def _balance(key: BalanceKey, amount: int) -> dict[str, object]:
+    return {"account_id": key[0], "book": key[1], "asset": key[2], "amount": amount}
+
+
+def _insert_and_update(
+    connection: Connection, table: Any, keys: list[str], new: list[Any], changed: list[Any]
+) -> None:
+    _insert_and_update_dicts(
+        connection, table, keys, [_fields(r) for r in new], [_fields(r) for r in changed]
+    )
+
+
+def _insert_and_update_dicts(
+    connection: Connection,
+    table: Any,
+    keys: list[str],
+    new: list[dict[str, Any]],
+    changed: list[dict[str, Any]],
+) -> None:
+    if new:
+        connection.execute(table.insert(), new)
+    if changed:
+        columns = [c.name for c in table.columns if c.name not in keys]
+        statement = update(table).values({c: bindparam(f"b_{c}") for c in columns})
+        for key in keys:
+            statement = statement.where(table.c[key] == bindparam(f"b_{key}"))
+        connection.execute(statement, [{f"b_{k}": v for k, v in row.items()} for row in changed])
+
+
+def _fields(row: Any) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in row.__slots__}
+
+
+def _position_fields(row: PositionRow) -> dict[str, Any]:
+    return {
+        "account_id": row.account_id,
+        "symbol": row.symbol,
+        "qty": row.qty,
+        "cost_basis": row.cost_basis,
+        "realized_pnl": row.realized_pnl,
+        "fees": row.fees,
+        "fill_count": row.fill_count,
+        "last_fill_ns": row.last_fill[0],
+        "last_fill_source": row.last_fill[1],
+        "last_fill_seq": row.last_fill[2],
+    }
+
+
+# --- source watermarks and the WAL cursor -------------------------------------------------
+
+
+def _insert_ignoring_conflict(connection: Connection, table: Any, values: dict[str, Any]) -> None:
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(values).on_conflict_do_nothing()
+    connection.execute(statement)
+
+
+def _advance_sources(connection: Connection, touched: dict[str, int], now_ns: int) -> None:
+    """Move each touched source's `applied_through_seq` over every contiguous applied seq."""
+    for source, batch_max in sorted(touched.items()):
+        _insert_ignoring_conflict(
+            connection,
+            t.sources,
+            {"source": source, "applied_through_seq": 0, "max_seq": 0, "updated_at_ns": now_ns},
+        )
+        query = select(t.sources).where(t.sources.c.source == source).with_for_update()
+        row = connection.execute(query).one()
+        through = _walk(connection, source, row.applied_through_seq)
+        connection.execute(
+            update(t.sources)
+            .where(t.sources.c.source == source)
+            .values(
+                applied_through_seq=through,
+                max_seq=max(row.max_seq, batch_max),
+                updated_at_ns=now_ns,
+            )
+        )
+
+
+def _walk(connection: Connection, source: str, through: int) -> int:
+    table = t.applied_events
+    while True:
+        query = (
+            select(table.c.seq)
+            .where(table.c.source == source, table.c.seq > through)
+            .order_by(table.c.seq)
+            .limit(WATERMARK_SCAN_ROWS)
+        )
+        seqs = list(connection.scalars(query))
+        for seq in seqs:
+            if seq != through + 1:
+                return through
+            through = seq
+        if len(seqs) < WATERMARK_SCAN_ROWS:
+            return through
+
+
+def store_wal_cursor(connection: Connection, cursor: WALCursor) -> None:
+    _insert_ignoring_conflict(
+        connection,
+        t.wal_cursor,
+        {"name": "wal", "wal_id": cursor.wal_id, "acked_seq": 0, "engine_id": cursor.engine_id},
+    )
+    connection.execute(
+        update(t.wal_cursor)
+        .where(t.wal_cursor.c.name == "wal")
+        .values(wal_id=cursor.wal_id, acked_seq=cursor.acked_seq, engine_id=cursor.engine_id)
+    )
