@@ -202,6 +202,7 @@ class Counts:
     quarantined: int = 0
     duplicates: int = 0
     refolds: int = 0
+    last_occurred_ns: int = 0
 
 
 class _Quarantine(Exception):
@@ -268,6 +269,7 @@ class Bookkeeper:
         self._seen.add(event.event_id)
         outcome = self._dispatch(event, raw.decode())
         self._count(outcome)
+        self.counts.last_occurred_ns = max(self.counts.last_occurred_ns, event.occurred_at_ns)
         self._changes.applied.append(
             AppliedRow(
                 event_id=event.event_id,

@@ -9,16 +9,39 @@ plain dicts with camelCase keys already, amounts as integers.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, Engine, case, func, select
 
 from switchyard.ledger import BOOK_CASH, MARKET_ACCOUNT
 
 from . import schema as t
 
 AVG_PRICE_DECIMALS = 6
+
+
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A read-only connection whose queries all see one consistent state.
+
+    PostgreSQL: a REPEATABLE READ transaction. SQLite (WAL mode): an explicit BEGIN, so every
+    SELECT reads the same snapshot (the driver would otherwise end it after each statement).
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+            with connection.begin():
+                yield connection
+        return
+    with engine.connect() as connection:
+        connection.exec_driver_sql("BEGIN")
+        try:
+            yield connection
+        finally:
+            connection.rollback()
 
 
 def average_price(qty: int, cost_basis: int) -> float | None:

@@ -39,6 +39,7 @@ from switchyard.wal.watermark import WATERMARK_FILE, WATERMARK_SIZE, decode_wate
 
 from .envelope import EnvelopeEncoder, kafka_key, source_name
 from .offset_file import LoadOutcome, OffsetFile, OutboxPosition
+from .sessions import EngineHistory
 from .settings import DEFAULT_ENGINE_ID, KAFKA_BOOTSTRAP_SERVERS, OutboxSettings
 
 log = logging.getLogger("switchyard.outbox")
@@ -96,7 +97,7 @@ class Outbox:
         self._tailer: WALTailer | None = None
         self._encoder: EnvelopeEncoder | None = None
         self._wal_id = ""
-        self._engine_changes: list[tuple[int, str]] = []  # (seq, engine id) from SessionStarted
+        self._engines = EngineHistory(engine_id)  # engine ids by seq (SessionStarted records)
         self._inflight: deque[tuple[int, int]] = deque()  # (seq, ts_ns) in send order
         self._acked_ahead: set[int] = set()  # acknowledged seqs above the watermark
         self._failed = False
@@ -250,7 +251,7 @@ class Outbox:
         position = self._load_position()
         self.acked_seq = position.seq if position else 0
         engine_id = position.engine_id if position else self._fallback_engine_id
-        self._engine_changes = [(0, engine_id)]
+        self._engines = EngineHistory(engine_id, since_seq=self.acked_seq)
         self._encoder = EnvelopeEncoder(source_name(engine_id, self._wal_id))
         self._stored_seq = self.acked_seq if position else -1
         self._open_tailer()
@@ -296,9 +297,9 @@ class Outbox:
         )
         self.sent_seq = self.acked_seq
         # Records after the watermark are read again: forget engine changes we will re-read.
-        self._engine_changes = [c for c in self._engine_changes if c[0] <= self.acked_seq]
+        self._engines.rewind(self.acked_seq)
         assert self._encoder is not None
-        self._encoder.source = source_name(self._engine_changes[-1][1], self._wal_id)
+        self._encoder.source = source_name(self._engines.current(), self._wal_id)
 
     def _cycle(self) -> None:
         if self._failed:
@@ -340,7 +341,9 @@ class Outbox:
                 self._stall(f"seq {record.seq}: {error}")
                 return 0
             if isinstance(event, SessionStarted):
-                self._engine_changed(record.seq, event.engine_id)
+                self._engines.seen(record.seq, event.engine_id)
+                assert self._encoder is not None
+                self._encoder.source = source_name(event.engine_id, self._wal_id)
             assert self._encoder is not None
             value = self._encoder.encode(event, seq=record.seq, ts_ns=record.ts_ns)
             if not self._inflight:
@@ -408,24 +411,14 @@ class Outbox:
         now = self._clock.mono_ns()
         if not force and now - self._stored_at_ns < self.settings.offset_flush_ms * 1_000_000:
             return
-        engine_id = self._engine_at(self.acked_seq)
+        engine_id = self._engines.at(self.acked_seq)
+        self._engines.forget_before(self.acked_seq)
         started = time.perf_counter()
         self._offsets.store(OutboxPosition(self._wal_id, self.acked_seq, engine_id))
         self.offset_write_seconds += time.perf_counter() - started
         self.offset_writes += 1
         self._stored_seq = self.acked_seq
         self._stored_at_ns = now
-
-    def _engine_changed(self, seq: int, engine_id: str) -> None:
-        self._engine_changes.append((seq, engine_id))
-        assert self._encoder is not None
-        self._encoder.source = source_name(engine_id, self._wal_id)
-
-    def _engine_at(self, seq: int) -> str:
-        changes = self._engine_changes
-        while len(changes) > 1 and changes[1][0] <= seq:
-            changes.pop(0)  # a handful of sessions at most: list is fine
-        return changes[0][1]
 
     # --- failure and recovery --------------------------------------------------------------
 
