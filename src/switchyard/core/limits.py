@@ -57,6 +57,8 @@ VENUE_FINAL_ORDERS_RETAINED_MAX = 200_000  # final orders remembered for dedupe/
 VENUE_SESSION_BACKLOG_MAX = 65_536  # reports held for a detached TCP session; more: dropped+counted
 VENUE_BOOK_DEPTH_MAX = 1_000  # price levels per side in one L2 snapshot
 VENUE_TCP_RECONNECT_BACKOFF_MAX_S = 2.0  # cap of the client's exponential reconnect backoff
+VENUE_TCP_CONNECTIONS_MAX = 256  # clients of one `switchyard venue`; more are closed at once
+VENUE_TCP_ERRORS_MAX = 100  # protocol errors tolerated on one connection before it is closed
 
 assert SEQUENCER_BATCH_SIZE_MAX <= SEQUENCER_INBOX_MAX
 assert HTTP_URL_SIZE_MAX_BYTES < HTTP_HEADER_SIZE_MAX_BYTES
