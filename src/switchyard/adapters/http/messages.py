@@ -146,7 +146,7 @@ class Request:
         self.headers = headers
         self.body = body
         self.keep_alive = keep_alive
-        self.received_ns = received_ns  # monotonic ns when the request head started arriving
+        self.received_ns = received_ns  # monotonic ns when the request was complete (t0)
         self.params: dict[str, str] = {}  # path parameters filled by the router
         self.response: Response | StreamResponse | None = None
         self.state: Any = None  # free slot for the handler (e.g. auth principal)
@@ -174,9 +174,10 @@ def json_response(status: int, payload: object, **kwargs: Any) -> Response:
 
 
 def error_response(
-    status: int,
+    http_status: int,
     code: str,
     message: str,
+    /,
     *,
     headers: tuple[tuple[bytes, bytes], ...] = (),
     close: bool = False,
@@ -185,4 +186,4 @@ def error_response(
     """The uniform error body: {"error": CODE, "message": text, ...fields that help}."""
     body: dict[str, object] = {"error": code, "message": message}
     body.update(fields)
-    return Response(status, orjson.dumps(body), headers=headers, close=close)
+    return Response(http_status, orjson.dumps(body), headers=headers, close=close)

@@ -69,7 +69,6 @@ class HTTPProtocol(asyncio.Protocol):
         "_limit_response",
         "_paused_reading",
         "_paused_writing",
-        "_started_ns",
         "_stream",
         "_url",
         "closed",
@@ -106,7 +105,6 @@ class HTTPProtocol(asyncio.Protocol):
         self._body_parts: list[bytes] = []
         self._body_size = 0
         self._expect_continue = False
-        self._started_ns = 0
 
     # --- connection lifetime ------------------------------------------------------
 
@@ -196,7 +194,6 @@ class HTTPProtocol(asyncio.Protocol):
         self._body_parts = []
         self._body_size = 0
         self._expect_continue = False
-        self._started_ns = _perf_ns()
         self._set_deadline(_HEAD, self.state.limits.header_timeout_ns)
 
     def on_url(self, url: bytes) -> None:
@@ -279,7 +276,7 @@ class HTTPProtocol(asyncio.Protocol):
             self._headers,
             body,
             parser.should_keep_alive(),
-            self._started_ns,
+            _perf_ns(),  # t0: the request is complete; server-side latency starts here
         )
         self.deadline_kind = _NO_DEADLINE
         self.deadline_ns = _NO_DEADLINE

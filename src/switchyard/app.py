@@ -1,0 +1,296 @@
+"""Composition root of the gateway (`switchyard run`): build, recover, serve, stop in order.
+
+Start: settings (a bad value stops here, naming it) → WAL open + recovery → replay into the
+sequencer (state hash logged) → session record → venue transport → SSE/market hubs →
+HTTP server. Stop (SIGTERM/SIGINT): stop accepting, let in-flight requests finish, commit and
+fsync the WAL, close the venue and the streams; a second signal forces the exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvloop
+
+from switchyard import __version__
+from switchyard.adapters import api_audit, api_market, api_ops, api_orders
+from switchyard.adapters.api_common import GatewayContext
+from switchyard.adapters.auth import Authenticator, AuthSettings
+from switchyard.adapters.clock_system import SystemClock
+from switchyard.adapters.disk_os import OsDisk
+from switchyard.adapters.http import HTTPLimits, HTTPServer, Router
+from switchyard.adapters.market_stream import MarketHub
+from switchyard.adapters.metrics import GatewayCollector, new_registry
+from switchyard.adapters.sse import SSEHub
+from switchyard.config import GatewaySettings
+from switchyard.core.env import REGISTRY
+from switchyard.core.ports import VenueTransport
+from switchyard.datadir import resolve_data_dir
+from switchyard.pipeline.apply import apply_record
+from switchyard.pipeline.sequencer import Sequencer
+from switchyard.pipeline.state import GatewayState, StateLimits
+from switchyard.risk.config import RiskConfig
+from switchyard.risk.engine import RiskEngine
+from switchyard.runtime.node import GatewayNode
+from switchyard.wal.flushers import Flusher, InlineFlusher, ProcessFlusher, ThreadFlusher
+from switchyard.wal.journal import Journal
+from switchyard.wal.payload import decode_payload
+from switchyard.wal.settings import JournalSettings
+
+log = logging.getLogger("switchyard.app")
+
+# Settings shown by /api/admin: names only where the value is a secret.
+_SECRET_NAMES = frozenset(
+    {"JWT_HS256_SECRET", "AUDIT_HMAC_KEY", "STRATEGY_ADMIN_TOKEN", "APP_DB_URL"}
+)
+
+
+@dataclass
+class Gateway:
+    """A built gateway: what `run` starts and stops (and what tests drive)."""
+
+    settings: GatewaySettings
+    data_dir: Path
+    node: GatewayNode
+    journal: Journal
+    http: HTTPServer
+    ctx: GatewayContext
+    venue: VenueTransport
+    sse: SSEHub
+    on_stop: list[Callable[[], Any]] = field(default_factory=list)
+
+
+VenueFactory = Callable[[Mapping[str, str], asyncio.AbstractEventLoop], VenueTransport]
+Extension = Callable[["Gateway", Mapping[str, str]], Any]
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level),
+        format="ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _flusher(settings: JournalSettings, loop: asyncio.AbstractEventLoop) -> Flusher:
+    if settings.flusher == "process":
+        return ProcessFlusher(
+            loop,
+            disk_factory="switchyard.adapters.disk_os:OsDisk",
+            max_batch=settings.max_batch,
+            max_wait_us=settings.max_wait_us,
+        )
+    if settings.flusher == "thread":
+        return ThreadFlusher(
+            loop.call_soon_threadsafe,
+            max_batch=settings.max_batch,
+            max_wait_us=settings.max_wait_us,
+        )
+    return InlineFlusher(loop.call_soon)
+
+
+def settings_view(environ: Mapping[str, str]) -> dict[str, str]:
+    """Every declared setting with its effective value; secrets say only whether they are set."""
+    view: dict[str, str] = {}
+    for name, var in sorted(REGISTRY.items()):
+        raw = environ.get(name, var.default)
+        view[name] = ("<set>" if raw else "<unset>") if name in _SECRET_NAMES else raw
+    return view
+
+
+def config_digest(view: Mapping[str, str]) -> str:
+    return hashlib.sha256(repr(sorted(view.items())).encode()).hexdigest()[:16]
+
+
+async def build_gateway(
+    environ: Mapping[str, str],
+    *,
+    data_dir: Path,
+    venue_factory: VenueFactory,
+    extensions: tuple[Extension, ...] = (),
+) -> Gateway:
+    """Recover state from the WAL and wire everything; nothing is listening yet."""
+    loop = asyncio.get_running_loop()
+    settings = GatewaySettings.from_env(environ)
+    auth_settings = AuthSettings.from_env(environ, data_dir)
+    journal_settings = JournalSettings.from_env(environ)
+    risk = RiskEngine(RiskConfig.from_env(environ))
+    if auth_settings.dev_secret_path is not None:
+        log.warning(
+            "JWT_HS256_SECRET is not set: using the DEVELOPMENT secret in %s "
+            "(mint tokens with `switchyard token --account ACCT`; never use this in production)",
+            auth_settings.dev_secret_path,
+        )
+    clock = SystemClock()
+    venue = venue_factory(environ, loop)
+    wal_dir = data_dir / "wal"
+    sse = SSEHub(disk_reader=api_audit.disk_records(wal_dir, journal_settings.hmac_key))
+    market = MarketHub(venue)
+    node = GatewayNode(venue=venue, clock=clock, publish=sse.publish, on_market_data=market.publish)
+    journal = Journal.open(
+        wal_dir,
+        disk=OsDisk(),
+        settings=journal_settings,
+        clock=clock,
+        flusher=_flusher(journal_settings, loop),
+        on_durable=node.on_durable,
+        on_fatal=node.on_fatal,
+        log=lambda line: log.warning("wal recovery: %s", line),
+    )
+    state = GatewayState(
+        engine_id=settings.engine_id,
+        wal_id=journal.wal_id,
+        limits=StateLimits(
+            orders_retained_max=settings.orders_retained_max,
+            orders_open_max=settings.orders_open_max,
+            idempotency_max=settings.idempotency_max,
+            idempotency_ttl_s=settings.idempotency_ttl_s,
+        ),
+    )
+    started = time.perf_counter()
+    replayed = 0
+    for record in journal.replay():
+        apply_record(
+            state,
+            risk,
+            record.seq,
+            record.ts_ns,
+            decode_payload(record.record_type, record.payload),
+        )
+        replayed += 1
+    sequencer = Sequencer(state, risk, node.on_record)
+    node.attach(sequencer, journal)
+    log.info(
+        "recovered records=%d last_seq=%d wal_id=%s open_orders=%d seconds=%.3f state_hash=%s",
+        replayed,
+        state.last_seq,
+        journal.wal_id,
+        state.open_count,
+        time.perf_counter() - started,
+        sequencer.state_hash(),
+    )
+
+    ctx = GatewayContext(
+        node=node,
+        auth=Authenticator(auth_settings),
+        sse=sse,
+        wal_dir=wal_dir,
+        hmac_key=journal_settings.hmac_key,
+        engine_id=settings.engine_id,
+        started_wall_ns=time.time_ns(),
+    )
+    view = settings_view(environ)
+    ctx.settings_view = view
+    http = HTTPServer(
+        Router(),
+        HTTPLimits(
+            body_max_bytes=settings.body_max_bytes,
+            header_timeout_ns=settings.header_timeout_ms * 1_000_000,
+            body_timeout_ns=settings.body_timeout_ms * 1_000_000,
+            keepalive_idle_ns=settings.keepalive_idle_ms * 1_000_000,
+            connections_max=settings.max_connections,
+        ),
+    )
+    registry = new_registry()
+    registry.register(GatewayCollector(ctx, http.state))
+    ctx.extras["registry"] = registry
+    router = http.state.router
+    api_orders.register(router, ctx)
+    api_market.register(router, ctx, market)
+    api_audit.register(router, ctx)
+    api_ops.register(router, ctx, http.state, registry)
+    gateway = Gateway(settings, data_dir, node, journal, http, ctx, venue, ctx.sse)
+    for extension in extensions:
+        extension(gateway, environ)
+    node.sequencer.record_session(
+        engine_id=settings.engine_id,
+        version=__version__,
+        pid=os.getpid(),
+        config_digest=config_digest(view),
+        now_ns=clock.wall_ns(),
+    )
+    return gateway
+
+
+async def start_gateway(gateway: Gateway) -> None:
+    gateway.sse.start(gateway.journal.durable_seq)
+    await gateway.node.start()
+    gateway.node.commit_now()
+    await gateway.http.start(gateway.settings.host, gateway.settings.port)
+    log.info(
+        "listening host=%s port=%d engine_id=%s",
+        gateway.settings.host,
+        gateway.http.port,
+        gateway.settings.engine_id,
+    )
+
+
+async def stop_gateway(gateway: Gateway) -> None:
+    """Stop accepting, finish in-flight work, make everything durable, close."""
+    log.info("stopping: no new connections; draining")
+    gateway.node.accepting = False
+    await gateway.http.shutdown(grace_s=gateway.settings.shutdown_grace_s)
+    for stop in reversed(gateway.on_stop):
+        result = stop()
+        if asyncio.iscoroutine(result):
+            await result
+    await gateway.node.close()
+    gateway.sse.close()
+    await gateway.journal.close()
+    log.info("stopped durable_seq=%d", gateway.journal.durable_seq)
+
+
+async def serve(
+    environ: Mapping[str, str],
+    *,
+    data_dir: Path,
+    venue_factory: VenueFactory,
+    extensions: tuple[Extension, ...] = (),
+) -> int:
+    gateway = await build_gateway(
+        environ, data_dir=data_dir, venue_factory=venue_factory, extensions=extensions
+    )
+    await start_gateway(gateway)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals_seen = 0
+
+    def on_signal(signum: int) -> None:
+        nonlocal signals_seen
+        signals_seen += 1
+        if signals_seen > 1:
+            log.warning("second signal %d: exiting now", signum)
+            os._exit(1)
+        log.info("signal %d: graceful shutdown (send again to force)", signum)
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    await stop.wait()
+    await stop_gateway(gateway)
+    return 0
+
+
+def run(
+    environ: Mapping[str, str],
+    data_dir_override: Path | None,
+    venue_factory: VenueFactory,
+    extensions: tuple[Extension, ...] = (),
+) -> int:
+    settings = GatewaySettings.from_env(environ)  # a bad setting stops here, before any I/O
+    configure_logging(settings.log_level)
+    data_dir = resolve_data_dir(environ, data_dir_override)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return uvloop.run(
+        serve(environ, data_dir=data_dir, venue_factory=venue_factory, extensions=extensions)
+    )
