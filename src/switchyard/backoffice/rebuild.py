@@ -177,6 +177,9 @@ def _read_wal(settings: BackofficeSettings) -> Iterator[tuple[bytes, str]]:
 
 
 def _read_topic(settings: BackofficeSettings) -> Iterator[tuple[bytes, str]]:
+    # Read each partition until the consumer reports its end (partition EOF) once. Every event
+    # of the live snapshot was in the topic before we started, so it is read. (High
+    # watermarks are not used: tansu reports them below the real end of the log.)
     consumer = Consumer(
         {
             "bootstrap.servers": settings.kafka_bootstrap,
@@ -189,16 +192,14 @@ def _read_topic(settings: BackofficeSettings) -> Iterator[tuple[bytes, str]]:
         topic = settings.topic
         metadata = consumer.list_topics(topic, timeout=10)
         partitions = sorted(metadata.topics[topic].partitions)
-        ends = {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-            for p in partitions
-        }
-        pending = {p for p, end in ends.items() if end > 0}
+        pending = set(partitions)
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
         idle_since = time.monotonic()
         while pending:
             if time.monotonic() - idle_since > KAFKA_IDLE_TIMEOUT_S:
-                raise TimeoutError(f"topic {topic}: partitions {sorted(pending)} stopped short")
+                raise TimeoutError(
+                    f"topic {topic}: partitions {sorted(pending)} never reached their end"
+                )
             for message in consumer.consume(READ_BATCH, 0.5):
                 idle_since = time.monotonic()
                 partition = message.partition()
@@ -208,13 +209,8 @@ def _read_topic(settings: BackofficeSettings) -> Iterator[tuple[bytes, str]]:
                     if error.code() == KafkaError._PARTITION_EOF:
                         pending.discard(partition)
                     continue
-                offset = message.offset()
-                assert offset is not None
-                if offset >= ends[partition]:
-                    pending.discard(partition)
-                    continue
-                if offset == ends[partition] - 1:
-                    pending.discard(partition)
-                yield message.value() or b"", f"{topic}:{partition}:{offset}"
+                if partition not in pending:
+                    continue  # past the end we saw: arrived after the snapshot
+                yield message.value() or b"", f"{topic}:{partition}:{message.offset()}"
     finally:
         consumer.close()

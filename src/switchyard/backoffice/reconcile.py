@@ -268,7 +268,12 @@ def reconcile(
     if reached < view.seq:
         body["ok"] = False
         body["mismatches"] = [
-            {"kind": "NOT_CAUGHT_UP", "gatewaySeq": view.seq, "appliedThroughSeq": reached}
+            {
+                "kind": "NOT_CAUGHT_UP",
+                "gatewaySeq": view.seq,
+                "appliedThroughSeq": reached,
+                "firstMissingSeq": reached + 1,
+            }
         ]
         return body
     with queries.snapshot(engine) as connection:
