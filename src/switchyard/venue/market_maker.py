@@ -28,7 +28,16 @@ MM_PREFIX = "~mm"  # order ids and accounts of simulated liquidity; clients may 
 class MarketMaker:
     """Quotes one symbol around a random-walk reference price."""
 
-    __slots__ = ("_config", "_count", "_rng", "_slots", "account_id", "reference_price", "spec")
+    __slots__ = (
+        "_config",
+        "_count",
+        "_quoted_reference",
+        "_rng",
+        "_slots",
+        "account_id",
+        "reference_price",
+        "spec",
+    )
 
     def __init__(self, spec: SymbolSpec, config: LiquidityConfig, rng: random.Random) -> None:
         self.spec = spec
@@ -37,6 +46,7 @@ class MarketMaker:
         self.reference_price = spec.reference_price
         self.account_id = f"{MM_PREFIX}:{spec.symbol}"
         self._count = 0
+        self._quoted_reference = spec.reference_price
         # (side, level index) -> order id of the quote kept there
         self._slots: dict[tuple[Side, int], str] = {}
 
@@ -105,9 +115,14 @@ class MarketMaker:
                     TimeInForce.GTC,
                 )
             )
-        # Replaces, then new quotes from the outside in. A quote that would still cross one
-        # of the maker's own stale quotes cancels it (self-trade prevention), never trades.
-        return sorted(wanted_requests, key=_replaces_first)
+        # Move the quotes in the direction of the price move first (up: highest first; down:
+        # lowest first), so no replaced quote crosses one of the maker's not-yet-moved ones;
+        # then place new quotes. (Were one to cross, self-trade prevention cancels the stale
+        # quote: the maker never trades with itself.)
+        rising = self.reference_price >= self._quoted_reference
+        self._quoted_reference = self.reference_price
+        sign = -1 if rising else 1
+        return sorted(wanted_requests, key=lambda r: _priority(r, sign))
 
     def _clamp(self, price: int) -> int:
         spec = self.spec
@@ -127,8 +142,8 @@ def _to_ticks(value: float, tick: int) -> int:
     return max(0, round(value / tick)) * tick
 
 
-def _replaces_first(request: VenueRequest) -> tuple[int, int]:
+def _priority(request: VenueRequest, sign: int) -> tuple[int, int]:
     if isinstance(request, VenueReplace):
-        return (0, 0)
+        return (0, sign * request.price)
     assert isinstance(request, VenueNewOrder)
-    return (1, request.price if request.side == Side.BUY else -request.price)
+    return (1, sign * request.price)
