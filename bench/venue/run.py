@@ -98,7 +98,9 @@ def measure(name: str, ops_file: Path) -> dict[str, object]:
     with ops_file.open("rb") as handle:
         ops = pickle.load(handle)  # written by our own parent process
     if name == "harness":
-        factory = lambda ops: Prepared("harness (empty step)", "-", "loop cost", [_noop] * len(ops))  # noqa: E731
+        factory = lambda ops: Prepared(  # noqa: E731
+            "harness (empty step)", "-", "loop cost", [(_noop, ())] * len(ops)
+        )
     else:
         factory = ENGINES[name]
     prepared = factory(ops)
@@ -132,8 +134,8 @@ def _throughput(prepared: object) -> float:
     steps = prepared.steps  # type: ignore[attr-defined]
     drain = prepared.drain or _noop  # type: ignore[attr-defined]
     started = time.perf_counter()
-    for index, step in enumerate(steps):
-        step()
+    for index, (function, arguments) in enumerate(steps):
+        function(*arguments)
         if not index % DRAIN_EVERY:
             drain()
     drain()
@@ -145,9 +147,9 @@ def _latency(prepared: object) -> array[int]:
     drain = prepared.drain or _noop  # type: ignore[attr-defined]
     clock = time.perf_counter_ns
     samples = array("q", bytes(8 * len(steps)))
-    for index, step in enumerate(steps):
+    for index, (function, arguments) in enumerate(steps):
         begin = clock()
-        step()
+        function(*arguments)
         samples[index] = clock() - begin
         if not index % DRAIN_EVERY:
             drain()

@@ -360,39 +360,78 @@ class OrderBook:
         """Cancel/replace a resting order; a refused replace leaves it exactly as it was."""
         qty = msg.qty
         price = msg.price
-        reason = self._validate_replace(order, qty, price)
-        if reason:
-            out.append(self._report(order, _REPLACE_REJECTED, reason, now_ns))
-            return
-        if price == order.price and qty <= order.qty:
+        old_price = order.price
+        cum = order.cum
+        if not (
+            cum < qty <= ORDER_QTY_MAX
+            and not qty % self.lot_size
+            and 0 < price <= ORDER_PRICE_MAX
+            and not price % self.tick_size
+            and not self.band_bps
+            and not order.post_only
+        ):  # not the fast path: full checks, in their documented order
+            reason = self._validate_replace(order, qty, price)
+            if reason:
+                out.append(self._report(order, _REPLACE_REJECTED, reason, now_ns))
+                return
+        if price == old_price and qty <= order.qty:
             self._shrink(order, qty, now_ns, out)
             return
         # Price change or size increase: a new priority. The order gets a new serial, so its
         # old queue entry is dead (lazy delete) and it joins the back of its new level.
+        # _unrest() and _rest() are inlined: moving an order is the most common command.
+        reg = self.registry
         side = order.side
-        cum = order.cum
-        self._unrest(order)
+        if side == _BUY:
+            levels, keys, dirty = self.bid_levels, self.bid_keys, self._dirty_bids
+            old_key, new_key = old_price, price
+            opposite = self.ask_keys
+            crosses = bool(opposite) and -opposite[-1] <= price
+        else:
+            levels, keys, dirty = self.ask_levels, self.ask_keys, self._dirty_asks
+            old_key, new_key = -old_price, -price
+            opposite = self.bid_keys
+            crosses = bool(opposite) and opposite[-1] >= price
+        level = levels[old_price]
+        level.qty -= order.leaves
+        level.count -= 1
+        if not level.count:
+            del levels[old_price]
+            if keys[-1] == old_key:
+                keys.pop()
+            else:
+                del keys[bisect_left(keys, old_key)]
+        elif len(level.orders) > 2 * level.count + _COMPACT_SLACK:
+            level.orders = deque(e for e in level.orders if e[0].leaves and e[0].serial == e[1])
+        dirty.append(old_price)
         order.price = price
         order.qty = qty
         order.leaves = leaves = qty - cum
-        order.serial = next(self.registry.serial)
+        order.serial = serial = next(reg.serial)
         out.append(
             ExecReport(
-                _REPLACED, order.order_id, next(self.registry.seq), self.symbol, side, qty,
+                _REPLACED, order.order_id, next(reg.seq), self.symbol, side, qty,
                 price, 0, 0, cum, leaves, None, _NONE, "", now_ns,
             )
         )  # fmt: skip
-        if side == _BUY:
-            keys = self.ask_keys
-            crosses = bool(keys) and -keys[-1] <= price
-        else:
-            keys = self.bid_keys
-            crosses = bool(keys) and keys[-1] >= price
         if crosses:
+            del reg.live[order.order_id]
             self._match(order, now_ns, out)
             self._settle_incoming(order, now_ns, out)
-        else:
-            self._rest(order)
+            return
+        target = levels.get(price)
+        if target is None:
+            target = levels[price] = _Level(price)
+            if not keys or new_key > keys[-1]:
+                keys.append(new_key)
+            else:
+                insort(keys, new_key)
+        target.orders.append((order, serial))
+        target.qty += leaves
+        target.count += 1
+        dirty.append(price)
+        if order.tif == _GTD:
+            heappush(reg.gtd, (order.expire_at_ns, serial, order))
 
     def set_reference(self, price: int) -> None:
         """Move the price-band centre (the simulated liquidity's reference price)."""
@@ -487,15 +526,6 @@ class OrderBook:
         return _NONE
 
     def _validate_replace(self, order: BookOrder, qty: int, price: int) -> Reason:
-        if (
-            order.cum < qty <= ORDER_QTY_MAX
-            and not qty % self.lot_size
-            and 0 < price <= ORDER_PRICE_MAX
-            and not price % self.tick_size
-            and not self.band_bps
-            and not order.post_only
-        ):
-            return _NONE  # fast path: the full checks below would all pass
         if qty <= 0 or qty > ORDER_QTY_MAX or qty % self.lot_size:
             return Reason.INVALID_LOT
         reason = self._validate_price(price)
