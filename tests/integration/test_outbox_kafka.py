@@ -228,3 +228,32 @@ def test_outbox_broker_paused_backs_off_then_delivers_everything(
     assert outbox.state is OutboxState.RUNNING
     seqs = _seqs(read_topic(own_kafka_broker.bootstrap, kafka_topic, idle_s=2.0))
     assert set(seqs) == set(range(1, len(items) + 1))
+
+
+@pytest.mark.slow
+def test_outbox_broker_killed_and_restarted_empty_resumes_from_its_offset(
+    own_kafka_broker: TansuBroker,
+    kafka_topic: str,
+    tmp_path: Path,
+    wal: WALWriter,
+    running: list[Outbox],
+) -> None:
+    """tansu keeps the log in memory: after a restart the topic is empty. The outbox must
+    notice (delivery failures), replace its producer and publish everything after its
+    acknowledged position to the new broker. (Records acknowledged by the old broker are that
+    broker's to keep; a real Kafka cluster keeps them.)"""
+    items, _ = order_flow(seed=17, orders=300)
+    half = len(items) // 2
+    wal.append_all(items[:half])
+    settings = _settings(own_kafka_broker, kafka_topic, tmp_path, delivery_timeout_ms=1500)
+    outbox = _start(settings, wal, running)
+    _wait(lambda: outbox.acked_seq == half, what="first half")
+    own_kafka_broker.kill()
+    wal.append_all(items[half:])
+    _wait(lambda: outbox.delivery_errors > 0, timeout_s=20, what="failures while down")
+    acked_before_restart = outbox.acked_seq
+    own_kafka_broker.start()
+    _wait(lambda: outbox.acked_seq == len(items), timeout_s=60, what="published after restart")
+    seqs = set(_seqs(read_topic(own_kafka_broker.bootstrap, kafka_topic, idle_s=2.0)))
+    assert set(range(acked_before_restart + 1, len(items) + 1)) <= seqs
+    assert outbox.producer_restarts >= 2
