@@ -168,6 +168,7 @@ async def _run(request: CanaryRequest, run_id: str) -> dict[str, Any]:
         connection = await _send_all(connection, events, event_tally, histogram)
         connection = await _send_all(connection, orders, order_tally, histogram)
         connection.close()
+        await asyncio.sleep(0)  # let connection_lost run before the loop closes
     elapsed_sec = (time.perf_counter_ns() - started) / 1e9
     after = await serverside.snapshot(target, pid)
     return {

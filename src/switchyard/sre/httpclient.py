@@ -218,3 +218,4 @@ async def fetch(
         )
     finally:
         connection.close()
+        await asyncio.sleep(0)  # let connection_lost run before the caller's loop closes

@@ -142,6 +142,7 @@ class Engine:
         self._config = config
         self._schedule = schedule
         self._stats = LoadStats()
+        self._connections: set[Connection] = set()  # every connection still to be closed
         self._start_ns = 0
         self._stop_ns = 0
         self._warmup_end_ns = 0
@@ -150,7 +151,7 @@ class Engine:
         )
 
     async def run(self) -> LoadStats:
-        connections = [await Connection.open(self._target) for _ in range(self._config.connections)]
+        connections = [await self._open() for _ in range(self._config.connections)]
         self._start_ns = _now_ns()
         self._warmup_end_ns = self._start_ns + int(self._config.warmup_sec * 1e9)
         self._stop_ns = self._start_ns + int(self._config.duration_sec * 1e9)
@@ -161,10 +162,17 @@ class Engine:
                     for connection in connections:
                         group.create_task(self._worker(connection))
         finally:
-            for connection in connections:
+            for connection in list(self._connections):
                 connection.close()
+            # Let the transports' connection_lost callbacks run before the loop closes.
+            await asyncio.sleep(0)
         assert self._stats.completed + self._stats.dropped == self._stats.sent
         return self._stats
+
+    async def _open(self) -> Connection:
+        connection = await Connection.open(self._target)
+        self._connections.add(connection)
+        return connection
 
     def _deadline_s(self) -> float:
         return self._config.duration_sec + self._config.timeout_sec * 2 + DRAIN_GRACE_S + 5.0
@@ -207,8 +215,9 @@ class Engine:
 
     async def _reconnect(self, old: Connection) -> Connection:
         old.close()
+        self._connections.discard(old)
         try:
-            return await Connection.open(self._target)
+            return await self._open()
         except RequestFailed:
             await asyncio.sleep(RECONNECT_BACKOFF_S)
             return old  # still unusable: the request fails fast and is counted

@@ -266,7 +266,9 @@ def _group_commit(obs: Observations, settings: Mapping[str, str]) -> list[Recomm
 def _rate_decline(obs: Observations, settings: Mapping[str, str]) -> list[Recommendation]:
     beta = settings.get("BACKPRESSURE_INFLIGHT_BETA")
     decline = settings.get("BACKPRESSURE_INFLIGHT_DECLINE_RATIO")
-    if beta is None or decline is None or float(beta) <= 1 - float(decline):
+    # The decline test R_new < d * R_old can fire with no traffic at all only when
+    # beta > 1 - d (reference §10.2); the epsilon keeps 0.2 vs 1 - 0.8 from tripping on rounding.
+    if beta is None or decline is None or float(beta) <= 1 - float(decline) + 1e-9:
         return []
     safe = f"{max(round(1 - float(decline) - 0.05, 2), 0.05)}"
     return [
