@@ -121,7 +121,10 @@ def test_wrk_run_is_recorded_as_wrk_with_unique_keys(tmp_path, sre_fake_gateway,
     assert counts["errors"] == 0
     accepted = after["ordersAccepted"] - before["ordersAccepted"]
     canceled = after["ordersCanceled"] - before["ordersCanceled"]
-    assert accepted + canceled + counts["cancelRaces"] == counts["completed"]
+    handled = accepted + canceled + counts["cancelRaces"]
+    # wrk stops counting at the deadline: up to one request per connection was answered by the
+    # server but not counted. A repeated key would make `accepted` fall short instead.
+    assert counts["completed"] <= handled <= counts["completed"] + 8
 
 
 def test_refusals_are_counted_by_code_and_fail_the_gate(
