@@ -47,3 +47,6 @@ clean:  ## remove the venv and local data
 
 # Each area keeps its own targets in mk/<area>.mk (bench, venue, outbox, ui, deploy, sre, ...).
 -include mk/*.mk
+
+readme-env: setup  ## regenerate the README settings table from the declarations
+	$(BIN)/python -c "import re,pathlib,subprocess; p=pathlib.Path('README.md'); s=p.read_text(); t=subprocess.run(['$(BIN)/switchyard','env','--markdown'],capture_output=True,text=True,check=True).stdout; a=s.index('<!-- env-table:start -->\n')+len('<!-- env-table:start -->\n'); b=s.index('<!-- env-table:end -->'); p.write_text(s[:a]+t+s[b:])"

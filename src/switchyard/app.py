@@ -210,6 +210,9 @@ async def build_gateway(
     api_audit.register(router, ctx)
     api_ops.register(router, ctx, http.state, registry)
     gateway = Gateway(settings, data_dir, node, journal, http, ctx, venue, ctx.sse)
+    ctx.extras.setdefault("health_checks", {})
+    ctx.extras.setdefault("stats_sources", [])
+    ctx.extras.setdefault("admin_sources", {})
     for extension in extensions:
         extension(gateway, environ)
     node.sequencer.record_session(

@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     from switchyard import app
-    from switchyard.gateway_extensions import EXTENSIONS
+    from switchyard.extensions import discover
     from switchyard.venue.transports import transport_from_env
 
-    return app.run(os.environ, args.data_dir, transport_from_env, EXTENSIONS)
+    return app.run(os.environ, args.data_dir, transport_from_env, discover())
