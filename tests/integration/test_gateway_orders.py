@@ -263,7 +263,7 @@ def test_sse_resume_has_no_gap_and_no_duplicate(gateway: GatewayProcess) -> None
     stream = carol.stream("/stream", headers={"last-event-id": "0"})
     ids: list[int] = []
     order_ids = [carol.post("/orders", order(f"sse-{i}")).json()["orderId"] for i in range(3)]
-    while len([i for i in ids]) < 6:  # accepted + sent per order at least
+    while len(ids) < 6:  # accepted + sent per order at least
         event_id, name, data = stream.next_event()
         if event_id is not None:
             ids.append(event_id)

@@ -63,10 +63,7 @@ def run(args: argparse.Namespace) -> int:
     for name in sorted(registry):
         var = registry[name]
         current = os.environ.get(name)
-        shown = (
-            ""
-            if current is None
-            else f"  (set: {'<hidden>' if 'SECRET' in name or 'KEY' in name or 'TOKEN' in name else current})"
-        )
+        hidden = any(word in name for word in ("SECRET", "KEY", "TOKEN", "DB_URL"))
+        shown = "" if current is None else f"  (set: {'<hidden>' if hidden else current})"
         sys.stdout.write(f"{name}={var.default}{shown}\n    {var.help}\n")
     return 0
