@@ -30,12 +30,19 @@ from typing import Protocol
 
 from switchyard.core.enums import Side
 from switchyard.ledger import (
+    BOOK_CASH,
+    BOOK_FEES,
+    MARKET_ACCOUNT,
     Entry,
     FillEffect,
     FillTerms,
     Position,
     adjustment_entry,
     apply_fill,
+    asset_lots,
+    book_cost,
+    book_pnl,
+    book_position,
     fee_for,
     fill_entry,
     fold_fills,
@@ -205,6 +212,18 @@ class Counts:
     last_occurred_ns: int = 0
 
 
+def fill_balance_keys(account_id: str, symbol: str, currency: str) -> list[BalanceKey]:
+    """The ledger balances a fill of `symbol` for `account_id` may post to."""
+    return [
+        (account_id, BOOK_CASH, currency),
+        (account_id, BOOK_FEES, currency),
+        (account_id, book_cost(symbol), currency),
+        (account_id, book_pnl(symbol), currency),
+        (account_id, book_position(symbol), asset_lots(symbol)),
+        (MARKET_ACCOUNT, book_position(symbol), asset_lots(symbol)),
+    ]
+
+
 class _Quarantine(Exception):
     """Internal: this event cannot be applied; `reason` says why."""
 
@@ -237,6 +256,7 @@ class Bookkeeper:
         self._balances: dict[BalanceKey, int] = {}
         self._balances_new: set[BalanceKey] = set()
         self._balances_changed: set[BalanceKey] = set()
+        self._balances_checked: set[BalanceKey] = set()  # asked of the database already
         self._fills_by_position: dict[PositionKey, list[FillRow]] = {}
         self._stored_fills: dict[PositionKey, list[FillRow]] = {}
 
@@ -256,6 +276,11 @@ class Bookkeeper:
                 if isinstance(symbol, str):
                     keys.add((event.account_id, symbol))
         self._load_positions(keys)
+        self._load_balances(
+            balance
+            for account_id, symbol in keys
+            for balance in fill_balance_keys(account_id, symbol, self.currency)
+        )
 
     def apply(self, raw: bytes, position: str) -> Outcome:
         """Apply one envelope as received from a source at `position`."""
@@ -513,7 +538,7 @@ class Bookkeeper:
             )
         )
         keys = [(p.account_id, p.book, p.asset) for p in entry.postings]
-        self._load_balances(k for k in keys if k not in self._balances)
+        self._load_balances(keys)
         for posting, key in zip(entry.postings, keys, strict=True):
             if key not in self._balances:
                 self._balances[key] = 0
@@ -635,9 +660,10 @@ class Bookkeeper:
                 self._positions[key] = row
 
     def _load_balances(self, keys: Iterable[BalanceKey]) -> None:
-        missing = list(dict.fromkeys(keys))
+        missing = [key for key in dict.fromkeys(keys) if key not in self._balances_checked]
         if missing:
             self._balances.update(self.reader.balances(missing))
+            self._balances_checked.update(missing)
 
     def _undecodable(self, raw: bytes, position: str, reason: str) -> Outcome:
         event_id = f"undecodable:{position}"

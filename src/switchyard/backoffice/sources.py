@@ -31,6 +31,9 @@ from .store import WALCursor
 
 log = logging.getLogger("switchyard.backoffice.source")
 
+FETCH_WAIT_MAX_MS = 20
+WAL_IDLE_WAIT_S = 0.002  # an idle WAL source re-reads the durable watermark this often
+
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
@@ -88,6 +91,10 @@ class KafkaEventSource:
             "auto.offset.reset": "earliest",
             "session.timeout.ms": session_timeout_ms,
             "heartbeat.interval.ms": max(100, session_timeout_ms // 3),
+            # How long a fetch waits at the broker when there is nothing new. tansu answers
+            # only when it expires (it does not wake waiting fetches), so this bounds the lag
+            # of an idle-then-busy partition: 500 ms by default, 20 ms here (bench/outbox).
+            "fetch.wait.max.ms": FETCH_WAIT_MAX_MS,
             "error_cb": self._on_error,
         }
         config.update(extra_config or {})
@@ -103,7 +110,14 @@ class KafkaEventSource:
 
     def poll(self, max_events: int, timeout_s: float) -> list[Delivery]:
         assert not self._batch_last, "commit() or rewind() the previous batch first"
-        messages = self._consumer.consume(max_events, timeout_s)
+        # Wait for the first message only, then take what is already fetched: consume(n, t)
+        # alone would hold a batch until n messages or the timeout (latency for nothing).
+        waited = self._consumer.poll(timeout_s)
+        if waited is None:
+            return []
+        messages = [waited]
+        if max_events > 1:
+            messages += self._consumer.consume(max_events - 1, 0)
         out: list[Delivery] = []
         first, last = self._batch_first, self._batch_last
         topic = self.topic
@@ -254,7 +268,7 @@ class WALEventSource:
         assert self._tailer is not None
         records = self._tailer.poll(max_events)
         if not records:
-            self._idle.wait(timeout_s)
+            self._idle.wait(min(timeout_s, WAL_IDLE_WAIT_S))
             return []
         encoder = self._encoder
         assert encoder is not None

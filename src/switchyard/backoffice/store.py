@@ -10,12 +10,13 @@ committed only after this returns).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, bindparam, select, tuple_, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import schema as t
@@ -107,6 +108,20 @@ def _decodable(raws: Iterable[bytes]) -> list[Any]:
 # --- reads inside the transaction ---------------------------------------------------------
 
 
+# Statements built once: an expanding bind parameter keeps one cached compiled form whatever
+# the list length (building `in_(list)` per batch coerced every element: measured 30% of the
+# time of a 16-event batch).
+_IDS: Any = bindparam("ids", expanding=True)
+_SELECT_EXISTING = select(t.applied_events.c.event_id).where(t.applied_events.c.event_id.in_(_IDS))
+_SELECT_ORDERS = select(t.orders).where(t.orders.c.order_id.in_(_IDS))
+_SELECT_PARKED = select(t.parked_events).where(t.parked_events.c.order_id.in_(_IDS))
+_SELECT_POSITIONS = select(t.positions).where(t.positions.c.account_id.in_(_IDS))
+_SELECT_BALANCES = select(t.ledger_balances).where(t.ledger_balances.c.account_id.in_(_IDS))
+_SELECT_FILLS_OF = select(t.fills).where(
+    t.fills.c.account_id == bindparam("account_id"), t.fills.c.symbol == bindparam("symbol")
+)
+
+
 class _TxReader:
     """The Bookkeeper's StateReader, bound to the batch's connection."""
 
@@ -115,49 +130,48 @@ class _TxReader:
 
     def existing_event_ids(self, event_ids: Collection[str]) -> set[str]:
         found: set[str] = set()
-        column = t.applied_events.c.event_id
         for chunk in _chunks(event_ids):
-            found.update(self.connection.scalars(select(column).where(column.in_(chunk))))
+            found.update(self.connection.scalars(_SELECT_EXISTING, {"ids": chunk}))
         return found
 
     def orders(self, order_ids: Collection[str]) -> dict[str, OrderRow]:
         found: dict[str, OrderRow] = {}
         for chunk in _chunks(order_ids):
-            query = select(t.orders).where(t.orders.c.order_id.in_(chunk))
-            for row in self.connection.execute(query):
+            for row in self.connection.execute(_SELECT_ORDERS, {"ids": chunk}):
                 found[row.order_id] = OrderRow(**row._asdict())
         return found
 
     def parked(self, order_ids: Collection[str]) -> list[ParkedRow]:
         found: list[ParkedRow] = []
         for chunk in _chunks(order_ids):
-            query = select(t.parked_events).where(t.parked_events.c.order_id.in_(chunk))
-            found.extend(ParkedRow(**row._asdict()) for row in self.connection.execute(query))
+            rows = self.connection.execute(_SELECT_PARKED, {"ids": chunk})
+            found.extend(ParkedRow(**row._asdict()) for row in rows)
         return found
 
     def positions(self, keys: Collection[PositionKey]) -> dict[PositionKey, PositionRow]:
+        # By account (one indexed range each), filtered here: fewer, cacheable statements.
+        wanted = set(keys)
         found: dict[PositionKey, PositionRow] = {}
-        table = t.positions
-        for chunk in _chunks(keys):
-            query = select(table).where(tuple_(table.c.account_id, table.c.symbol).in_(chunk))
-            for row in self.connection.execute(query):
-                found[(row.account_id, row.symbol)] = position_row(row)
+        for chunk in _chunks(sorted({key[0] for key in wanted})):
+            for row in self.connection.execute(_SELECT_POSITIONS, {"ids": chunk}):
+                key = (row.account_id, row.symbol)
+                if key in wanted:
+                    found[key] = position_row(row)
         return found
 
     def balances(self, keys: Collection[BalanceKey]) -> dict[BalanceKey, int]:
+        wanted = set(keys)
         found: dict[BalanceKey, int] = {}
-        table = t.ledger_balances
-        columns = tuple_(table.c.account_id, table.c.book, table.c.asset)
-        for chunk in _chunks(keys):
-            query = select(table).where(columns.in_(chunk))
-            for row in self.connection.execute(query):
-                found[(row.account_id, row.book, row.asset)] = row.amount
+        for chunk in _chunks(sorted({key[0] for key in wanted})):
+            for row in self.connection.execute(_SELECT_BALANCES, {"ids": chunk}):
+                key = (row.account_id, row.book, row.asset)
+                if key in wanted:
+                    found[key] = row.amount
         return found
 
     def fills_of(self, key: PositionKey) -> list[FillRow]:
-        table = t.fills
-        query = select(table).where(table.c.account_id == key[0], table.c.symbol == key[1])
-        return [fill_row(row) for row in self.connection.execute(query)]
+        rows = self.connection.execute(_SELECT_FILLS_OF, {"account_id": key[0], "symbol": key[1]})
+        return [fill_row(row) for row in rows]
 
 
 def position_row(row: Any) -> PositionRow:
@@ -196,13 +210,8 @@ def _write(connection: Connection, changes: Changes) -> None:
     if changes.applied:
         execute(t.applied_events.insert(), [_fields(row) for row in changes.applied])
     if changes.outcome_updates:
-        statement = (
-            update(t.applied_events)
-            .where(t.applied_events.c.event_id == bindparam("b_event_id"))
-            .values(outcome=bindparam("b_outcome"))
-        )
         rows = [{"b_event_id": k, "b_outcome": v} for k, v in changes.outcome_updates.items()]
-        execute(statement, rows)
+        execute(_UPDATE_OUTCOME, rows)
     _write_parked(connection, changes)
     if changes.quarantine:
         execute(t.quarantine.insert(), [_fields(row) for row in changes.quarantine])
@@ -212,15 +221,10 @@ def _write(connection: Connection, changes: Changes) -> None:
     if changes.fills_new:
         execute(t.fills.insert(), [_fields(row) for row in changes.fills_new])
     if changes.fill_realized_updates:
-        statement = (
-            update(t.fills)
-            .where(t.fills.c.event_id == bindparam("b_event_id"))
-            .values(realized_pnl=bindparam("b_realized"))
-        )
         realized: list[dict[str, object]] = [
             {"b_event_id": k, "b_realized": v} for k, v in changes.fill_realized_updates.items()
         ]
-        execute(statement, realized)
+        execute(_UPDATE_REALIZED, realized)
     positions_new = [_position_fields(row) for row in changes.positions_new]
     positions_changed = [_position_fields(row) for row in changes.positions_changed]
     _insert_and_update_dicts(
@@ -237,13 +241,8 @@ def _write_parked(connection: Connection, changes: Changes) -> None:
     if changes.parked_inserts:
         connection.execute(table.insert(), [_fields(row) for row in changes.parked_inserts])
     if changes.parked_reason_updates:
-        statement = (
-            update(table)
-            .where(table.c.event_id == bindparam("b_event_id"))
-            .values(reason=bindparam("b_reason"))
-        )
         rows = [{"b_event_id": k, "b_reason": v} for k, v in changes.parked_reason_updates.items()]
-        connection.execute(statement, rows)
+        connection.execute(_UPDATE_PARKED_REASON, rows)
 
 
 def _write_ledger(connection: Connection, changes: Changes) -> None:
@@ -303,11 +302,36 @@ def _insert_and_update_dicts(
     if new:
         connection.execute(table.insert(), new)
     if changed:
-        columns = [c.name for c in table.columns if c.name not in keys]
-        statement = update(table).values({c: bindparam(f"b_{c}") for c in columns})
-        for key in keys:
-            statement = statement.where(table.c[key] == bindparam(f"b_{key}"))
+        statement = _update_by_key(table.name, tuple(keys))
         connection.execute(statement, [{f"b_{k}": v for k, v in row.items()} for row in changed])
+
+
+@functools.cache
+def _update_by_key(table_name: str, keys: tuple[str, ...]) -> Any:
+    """UPDATE table SET every other column WHERE keys match (built once per table)."""
+    table = t.metadata.tables[table_name]
+    columns = [c.name for c in table.columns if c.name not in keys]
+    statement = update(table).values({c: bindparam(f"b_{c}") for c in columns})
+    for key in keys:
+        statement = statement.where(table.c[key] == bindparam(f"b_{key}"))
+    return statement
+
+
+_UPDATE_OUTCOME = (
+    update(t.applied_events)
+    .where(t.applied_events.c.event_id == bindparam("b_event_id"))
+    .values(outcome=bindparam("b_outcome"))
+)
+_UPDATE_REALIZED = (
+    update(t.fills)
+    .where(t.fills.c.event_id == bindparam("b_event_id"))
+    .values(realized_pnl=bindparam("b_realized"))
+)
+_UPDATE_PARKED_REASON = (
+    update(t.parked_events)
+    .where(t.parked_events.c.event_id == bindparam("b_event_id"))
+    .values(reason=bindparam("b_reason"))
+)
 
 
 def _fields(row: Any) -> dict[str, Any]:
@@ -341,35 +365,50 @@ def _insert_ignoring_conflict(connection: Connection, table: Any, values: dict[s
 def _advance_sources(connection: Connection, touched: dict[str, int], now_ns: int) -> None:
     """Move each touched source's `applied_through_seq` over every contiguous applied seq."""
     for source, batch_max in sorted(touched.items()):
-        _insert_ignoring_conflict(
-            connection,
-            t.sources,
-            {"source": source, "applied_through_seq": 0, "max_seq": 0, "updated_at_ns": now_ns},
-        )
-        query = select(t.sources).where(t.sources.c.source == source).with_for_update()
-        row = connection.execute(query).one()
-        through = _walk(connection, source, row.applied_through_seq)
-        connection.execute(
-            update(t.sources)
-            .where(t.sources.c.source == source)
-            .values(
-                applied_through_seq=through,
-                max_seq=max(row.max_seq, batch_max),
-                updated_at_ns=now_ns,
+        row = connection.execute(_SELECT_SOURCE, {"source": source}).first()
+        if row is None:
+            _insert_ignoring_conflict(
+                connection,
+                t.sources,
+                {"source": source, "applied_through_seq": 0, "max_seq": 0, "updated_at_ns": now_ns},
             )
-        )
+            row = connection.execute(_SELECT_SOURCE, {"source": source}).one()
+        through = _walk(connection, source, row.applied_through_seq)
+        values = {
+            "b_source": source,
+            "b_through": through,
+            "b_max": max(row.max_seq, batch_max),
+            "b_now": now_ns,
+        }
+        connection.execute(_UPDATE_SOURCE, values)
+
+
+_SELECT_SOURCE = (
+    select(t.sources).where(t.sources.c.source == bindparam("source")).with_for_update()
+)
+_UPDATE_SOURCE = (
+    update(t.sources)
+    .where(t.sources.c.source == bindparam("b_source"))
+    .values(
+        applied_through_seq=bindparam("b_through"),
+        max_seq=bindparam("b_max"),
+        updated_at_ns=bindparam("b_now"),
+    )
+)
+_SELECT_SEQS_AFTER = (
+    select(t.applied_events.c.seq)
+    .where(
+        t.applied_events.c.source == bindparam("source"),
+        t.applied_events.c.seq > bindparam("after"),
+    )
+    .order_by(t.applied_events.c.seq)
+    .limit(WATERMARK_SCAN_ROWS)
+)
 
 
 def _walk(connection: Connection, source: str, through: int) -> int:
-    table = t.applied_events
     while True:
-        query = (
-            select(table.c.seq)
-            .where(table.c.source == source, table.c.seq > through)
-            .order_by(table.c.seq)
-            .limit(WATERMARK_SCAN_ROWS)
-        )
-        seqs = list(connection.scalars(query))
+        seqs = list(connection.scalars(_SELECT_SEQS_AFTER, {"source": source, "after": through}))
         for seq in seqs:
             if seq != through + 1:
                 return through

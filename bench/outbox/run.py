@@ -1,0 +1,411 @@
+"""Outbox and back office benchmark: WAL -> Kafka throughput next to a bare producer, end-to-end
+lag (WAL durable -> back office applied), and what the outbox thread costs the event loop.
+
+Run: `make bench-outbox` (or `.venv/bin/python -m bench.outbox.run --help`). Starts its own
+tansu broker on a free loopback port. Phases:
+
+1. throughput: the same N envelopes (a seeded order flow, ~190 B each) are sent
+   (a) by a bare confluent-kafka producer (pre-encoded bytes, produce + poll + flush) and
+   (b) by the Outbox from a real WAL written by the Journal (read, verify the chain, decode,
+   encode, produce, track delivery reports, store the offset file). Same producer settings
+   (idempotent, acks=all, linger, lz4), fresh topic each, interleaved `--repeats` times; the
+   medians are reported with their ratio (target >= 0.70).
+2. lag: a writer thread appends to the Journal at `--rate` records/s (group commit, fdatasync
+   inline) and notifies the outbox; a back office apply loop (Kafka consumer group, SQLite)
+   commits each batch; per event, lag = commit time - the time its WAL batch became durable.
+   Also with the WAL source (no Kafka). p50/p90/p99/max in ms.
+3. loop: an asyncio loop runs a 1 ms timer probe and a busy counter of small callbacks, first
+   alone, then while the outbox thread publishes a backlog: lateness p50/p99 and callbacks/s.
+
+The machine is shared and small (2 cores, tansu and the clients on it): numbers are noisy;
+compare within one run. Results go to bench/results/outbox.json (or --out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from confluent_kafka import Producer
+from tests.fixtures.backoffice import order_flow
+from tests.fixtures.kafka import TansuBroker, create_topic, start_broker
+
+from switchyard.adapters.disk_os import OsDisk
+from switchyard.backoffice.consumer import ApplyLoop
+from switchyard.backoffice.db import open_database
+from switchyard.backoffice.sources import Delivery, KafkaEventSource, WALEventSource
+from switchyard.backoffice.store import BatchResult, Store
+from switchyard.outbox import EnvelopeEncoder, Outbox, OutboxSettings, kafka_key, source_name
+from switchyard.outbox.publisher import SystemClock
+from switchyard.wal.flushers import InlineFlusher
+from switchyard.wal.journal import Journal
+from switchyard.wal.payload import encode_payload
+from switchyard.wal.settings import JournalSettings
+
+PRODUCER = {"enable.idempotence": True, "acks": "all", "linger.ms": 2, "compression.type": "lz4"}
+
+
+class _Seq(msgspec.Struct):
+    seq: int
+
+
+_SEQ = msgspec.json.Decoder(_Seq)
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
+
+
+def flow(records: int, seed: int = 1) -> list[tuple[int, int, Any]]:
+    items: list[tuple[int, int, Any]] = []
+    orders = max(1, records // 5)
+    while len(items) < records:
+        items, _ = order_flow(seed=seed, orders=orders, accounts=50, symbols=("XYZ", "ABC", "DEF"))
+        orders = int(orders * 1.3) + 1
+    return items[:records]
+
+
+class WALWriterThread:
+    """Appends records to a real Journal (inline flusher: write + fdatasync per commit)."""
+
+    def __init__(self, wal_dir: Path) -> None:
+        self.durable_ns: dict[int, int] = {}
+        self._last_durable = 0
+        self.on_durable_hook: Any = None
+        settings = JournalSettings(flusher="inline", max_batch=256, max_wait_us=0)
+        self.journal = Journal.open(
+            wal_dir,
+            disk=OsDisk(),
+            settings=settings,
+            clock=SystemClock(),
+            flusher=InlineFlusher(),
+            on_durable=self._durable,
+            on_fatal=self._fatal,
+        )
+        self.wal_id = self.journal.wal_id
+
+    def _durable(self, seq: int) -> None:
+        now = time.time_ns()
+        for s in range(self._last_durable + 1, seq + 1):
+            self.durable_ns[s] = now
+        self._last_durable = seq
+        if self.on_durable_hook is not None:
+            self.on_durable_hook()
+
+    def _fatal(self, error: BaseException) -> None:
+        raise SystemExit(f"WAL failed: {error}")
+
+    def write(self, items: list[tuple[int, int, Any]], *, batch: int = 256) -> None:
+        for start in range(0, len(items), batch):
+            self.append(items[start : start + batch])
+
+    def append(self, chunk: list[tuple[int, int, Any]]) -> None:
+        for seq, _, record in chunk:
+            self.journal.append(
+                seq, int(record.record_type), time.time_ns(), encode_payload(record)
+            )
+        self.journal.commit()
+
+    def close(self) -> None:
+        asyncio.run(self.journal.close())
+
+
+def outbox_settings(bootstrap: str, topic: str, offset_path: Path) -> OutboxSettings:
+    return OutboxSettings(
+        bootstrap_servers=bootstrap,
+        topic=topic,
+        client_id="bench-outbox",
+        topic_partitions=3,
+        offset_path=offset_path,
+        backoff_base_ms=100,
+        backoff_max_ms=2000,
+        delivery_timeout_ms=30_000,
+        linger_ms=PRODUCER["linger.ms"],  # type: ignore[arg-type]
+        inflight_max=50_000,
+        offset_flush_ms=100,
+        poll_interval_ms=2,
+        compression="lz4",
+    )
+
+
+# --- phase 1: throughput ----------------------------------------------------------------------
+
+
+def bare_rate(bootstrap: str, messages: list[tuple[bytes, bytes]]) -> float:
+    """Acknowledged messages per second, from the first produce to the last acknowledgement.
+
+    The topic's metadata is fetched first (as the outbox does when it creates its producer):
+    without it librdkafka holds the first batch 0.5-1 s, which would swamp the comparison.
+    """
+    topic = f"bench.bare.{uuid.uuid4().hex[:8]}"
+    create_topic(bootstrap, topic, partitions=3)
+    producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER})
+    producer.list_topics(topic, timeout=5)
+    delivered = [0]
+
+    def on_delivery(error: object, _message: object) -> None:
+        if error is None:
+            delivered[0] += 1
+
+    produce, poll = producer.produce, producer.poll
+    started = time.perf_counter()
+    for key, value in messages:
+        while True:
+            try:
+                produce(topic, value, key, on_delivery=on_delivery)
+                break
+            except BufferError:
+                poll(0.01)
+        poll(0)
+    producer.flush(60)
+    elapsed = time.perf_counter() - started
+    assert delivered[0] == len(messages), f"bare producer delivered {delivered[0]}"
+    return len(messages) / elapsed
+
+
+def outbox_rate(bootstrap: str, wal_dir: Path, records: int, work: Path) -> dict[str, float]:
+    topic = f"bench.outbox.{uuid.uuid4().hex[:8]}"
+    create_topic(bootstrap, topic, partitions=3)
+    outbox = Outbox(
+        outbox_settings(bootstrap, topic, work / f"offset-{topic}"), wal_dir=wal_dir, hmac_key=None
+    )
+    cpu_before = time.process_time()
+    outbox.start()
+    while outbox.records_read == 0:  # producer created and warmed up: the first batch is read
+        time.sleep(0.0002)
+    started = time.perf_counter()
+    while outbox.acked_seq < records:
+        time.sleep(0.0005)
+    elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before
+    outbox.close_blocking(10)
+    return {"rate": records / elapsed, "processCpuSecondsPerRecordUs": cpu / records * 1e6}
+
+
+def phase_throughput(broker: TansuBroker, records: int, repeats: int, work: Path) -> dict[str, Any]:
+    items = flow(records)
+    wal_dir = work / "wal-throughput"
+    writer = WALWriterThread(wal_dir)
+    writer.write(items)
+    writer.close()
+    encoder = EnvelopeEncoder(source_name("gw1", writer.wal_id))
+    messages = [
+        (kafka_key(record).encode(), encoder.encode(record, seq=seq, ts_ns=ts))
+        for seq, ts, record in items
+    ]
+    bare, outbox, cpu = [], [], []
+    for _ in range(repeats):
+        bare.append(bare_rate(broker.bootstrap, messages))
+        result = outbox_rate(broker.bootstrap, wal_dir, records, work)
+        outbox.append(result["rate"])
+        cpu.append(result["processCpuSecondsPerRecordUs"])
+    bare_median, outbox_median = statistics.median(bare), statistics.median(outbox)
+    return {
+        "records": records,
+        "meanEnvelopeBytes": round(sum(len(v) for _, v in messages) / len(messages), 1),
+        "bareProducerPerSec": [round(r) for r in bare],
+        "outboxPerSec": [round(r) for r in outbox],
+        "bareMedianPerSec": round(bare_median),
+        "outboxMedianPerSec": round(outbox_median),
+        "ratio": round(outbox_median / bare_median, 3),
+        "target": 0.70,
+        "outboxProcessCpuUsPerRecord": round(statistics.median(cpu), 2),
+    }
+
+
+# --- phase 2: end-to-end lag ------------------------------------------------------------------
+
+
+def run_lag(
+    broker: TansuBroker | None, rate: int, seconds: float, work: Path, label: str
+) -> dict[str, Any]:
+    items = flow(int(rate * seconds), seed=7)
+    wal_dir = work / f"wal-{label}"
+    writer = WALWriterThread(wal_dir)
+    lags_ms: list[float] = []
+    durable = writer.durable_ns
+
+    def committed(deliveries: list[Delivery], _result: BatchResult, committed_ns: int) -> None:
+        for delivery in deliveries:
+            seq = _SEQ.decode(delivery.raw).seq
+            lags_ms.append((committed_ns - durable[seq]) / 1e6)
+
+    engine = open_database(f"sqlite:///{work / f'bo-{label}.db'}")
+    store = Store(engine, currency="JPY", fee_bps=0)
+    outbox = None
+    if broker is not None:
+        topic = f"bench.lag.{uuid.uuid4().hex[:8]}"
+        create_topic(broker.bootstrap, topic, partitions=3)
+        outbox = Outbox(
+            outbox_settings(broker.bootstrap, topic, work / f"offset-{label}"),
+            wal_dir=wal_dir,
+            hmac_key=None,
+        )
+        outbox.start()
+        writer.on_durable_hook = outbox.notify
+
+        def source() -> Any:
+            return KafkaEventSource(
+                bootstrap=broker.bootstrap,
+                topic=topic,
+                group_id=f"bench-{topic}",
+                session_timeout_ms=6000,
+            )
+    else:
+
+        def source() -> Any:
+            return WALEventSource(wal_dir, hmac_key=None, cursor=None)
+
+    loop = ApplyLoop(store, source, clock=SystemClock(), batch_max=500, on_committed=committed)
+    loop.start()
+    if broker is not None:  # let the group join (session.timeout.ms / 2 on tansu) before timing
+        writer.write(items[:1])
+        while len(lags_ms) < 1:
+            time.sleep(0.01)
+        lags_ms.clear()
+        start_index = 1
+    else:
+        start_index = 0
+    interval = 0.002
+    per_tick = max(1, int(rate * interval))
+    next_tick = time.perf_counter()
+    index = start_index
+    while index < len(items):
+        writer.append(items[index : index + per_tick])
+        index += per_tick
+        next_tick += interval
+        delay = next_tick - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+    deadline = time.monotonic() + 60
+    while len(lags_ms) < len(items) - start_index and time.monotonic() < deadline:
+        time.sleep(0.01)
+    loop.stop()
+    if outbox is not None:
+        outbox.close_blocking(10)
+    writer.close()
+    engine.dispose()
+    return {
+        "source": label,
+        "targetRatePerSec": rate,
+        "events": len(lags_ms),
+        "lagMs": {
+            "p50": round(pct(lags_ms, 50), 2),
+            "p90": round(pct(lags_ms, 90), 2),
+            "p99": round(pct(lags_ms, 99), 2),
+            "max": round(max(lags_ms, default=float("nan")), 2),
+        },
+    }
+
+
+# --- phase 3: event-loop cost -----------------------------------------------------------------
+
+
+async def _probe(seconds: float) -> dict[str, float]:
+    lateness: list[float] = []
+    counter = [0]
+    loop = asyncio.get_running_loop()
+    stop = loop.time() + seconds
+
+    def busy() -> None:
+        counter[0] += 1
+        if loop.time() < stop:
+            loop.call_soon(busy)
+
+    loop.call_soon(busy)
+    while loop.time() < stop:
+        before = time.perf_counter()
+        await asyncio.sleep(0.001)
+        lateness.append((time.perf_counter() - before - 0.001) * 1e3)
+    return {
+        "timerLatenessP50Ms": round(pct(lateness, 50), 3),
+        "timerLatenessP99Ms": round(pct(lateness, 99), 3),
+        "callbacksPerSec": round(counter[0] / seconds),
+    }
+
+
+def phase_loop(broker: TansuBroker, records: int, work: Path, seconds: float) -> dict[str, Any]:
+    alone = asyncio.run(_probe(seconds))
+    items = flow(records, seed=3)
+    wal_dir = work / "wal-loop"
+    writer = WALWriterThread(wal_dir)
+    writer.write(items)
+    writer.close()
+    topic = f"bench.loop.{uuid.uuid4().hex[:8]}"
+    create_topic(broker.bootstrap, topic, partitions=3)
+    outbox = Outbox(
+        outbox_settings(broker.bootstrap, topic, work / "offset-loop"),
+        wal_dir=wal_dir,
+        hmac_key=None,
+    )
+    outbox.start()
+    busy = asyncio.run(_probe(seconds))
+    published = outbox.acked_seq
+    outbox.close_blocking(10)
+    return {
+        "alone": alone,
+        "whileOutboxPublishes": busy,
+        "recordsPublishedDuringProbe": published,
+        "callbacksRatio": round(busy["callbacksPerSec"] / alone["callbacksPerSec"], 3),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rate", type=int, default=2_000, help="lag phase: records/s written")
+    parser.add_argument("--seconds", type=float, default=10.0, help="lag phase duration")
+    parser.add_argument("--loop-seconds", type=float, default=3.0)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/outbox.json"))
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-outbox-"))
+    broker = start_broker(work)
+    try:
+        result: dict[str, Any] = {
+            "benchmark": "outbox",
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": sys.version.split()[0],
+                "platform": platform.platform(),
+                "loadavg": os.getloadavg(),
+            },
+            "producerConfig": PRODUCER,
+        }
+        result["throughput"] = phase_throughput(broker, args.records, args.repeats, work)
+        print(json.dumps(result["throughput"]), flush=True)
+        result["lag"] = [
+            run_lag(broker, args.rate, args.seconds, work, "kafka"),
+            run_lag(None, args.rate, args.seconds, work, "wal"),
+        ]
+        print(json.dumps(result["lag"]), flush=True)
+        result["loop"] = phase_loop(broker, args.records, work, args.loop_seconds)
+        print(json.dumps(result["loop"]), flush=True)
+        result["machine"]["loadavgAfter"] = os.getloadavg()
+    finally:
+        broker.kill()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
