@@ -32,7 +32,6 @@ from .state import (
     IdempotencyEntry,
     MarketKeyState,
     Order,
-    request_fingerprint,
     ttl_ns,
 )
 
@@ -83,6 +82,7 @@ def _new_order(
         status,
         seq,
         ts_ns,
+        ts_ns,
     )
     state.orders[order.order_id] = order
     account_orders = state.account_orders.get(order.account_id)
@@ -110,21 +110,7 @@ def _remember_key(state: GatewayState, record: OrderAccepted | OrderDenied, ts_n
     key = (record.account_id, record.idempotency_key)
     table.pop(key, None)  # an expired entry of the same key is replaced, moving to the back
     expires = ts_ns + ttl_ns(limits.idempotency_ttl_s) if limits.idempotency_ttl_s else 0
-    table[key] = IdempotencyEntry(
-        record.order_id,
-        request_fingerprint(
-            record.symbol,
-            record.side,
-            record.order_type,
-            record.qty,
-            record.price,
-            record.time_in_force,
-            record.expire_at_ms,
-            record.client_order_id,
-            record.post_only,
-        ),
-        expires,
-    )
+    table[key] = IdempotencyEntry(record, expires)
     while len(table) > limits.idempotency_max:
         del table[next(iter(table))]
         state.idempotency_evicted += 1

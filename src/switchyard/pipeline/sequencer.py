@@ -51,7 +51,7 @@ from switchyard.core.messages import ExecReport
 from switchyard.risk.engine import RiskEngine
 
 from .apply import apply_record
-from .state import GatewayState, Order, request_fingerprint, state_hash
+from .state import GatewayState, Order, same_request, state_hash
 
 Sink = Callable[[int, int, Record], None]  # (seq, ts_ns, record)
 
@@ -145,7 +145,8 @@ class Sequencer:
         state = self.state
         entry = state.lookup_idempotency(account_id, idempotency_key, now_ns)
         if entry is not None:
-            fingerprint = request_fingerprint(
+            if not same_request(
+                entry.record,
                 symbol,
                 side,
                 order_type,
@@ -155,8 +156,7 @@ class Sequencer:
                 expire_at_ms,
                 client_order_id,
                 post_only,
-            )
-            if fingerprint != entry.fingerprint:
+            ):
                 return Result(Outcome.KEY_REUSED, state.orders.get(entry.order_id))
             original = state.orders.get(entry.order_id)
             return Result(Outcome.REPLAYED, original, detail=entry.order_id)

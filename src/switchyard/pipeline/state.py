@@ -16,81 +16,45 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Final
 
+from msgspec import Struct
+
 from switchyard.core.enums import TERMINAL_STATUSES, OrderStatus, OrderType, Side, TimeInForce
+from switchyard.core.events import OrderAccepted, OrderDenied
 
 _NS_PER_S: Final = 1_000_000_000
 
 
-class Order:
-    """One order as the gateway knows it. Plain __slots__ class: several per order per second
-    on the hot path (a frozen dataclass costs ~8x to build)."""
+class Order(Struct, gc=False):
+    """One order as the gateway knows it.
 
-    __slots__ = (
-        "accept_seq",
-        "account_id",
-        "client_order_id",
-        "created_ns",
-        "cum_notional",
-        "expire_at_ms",
-        "filled_qty",
-        "idempotency_key",
-        "order_id",
-        "order_type",
-        "origin",
-        "pending_replace",
-        "post_only",
-        "price",
-        "qty",
-        "reason",
-        "side",
-        "status",
-        "symbol",
-        "time_in_force",
-        "updated_ns",
-        "venue_acked",
-    )
+    A mutable msgspec Struct with gc=False: it holds only scalars (and an optional tuple of
+    ints), so it never takes part in a reference cycle, and keeping hundreds of thousands of
+    live orders out of the cyclic GC removes its pauses from the hot path (measured: ~25% of
+    the order path's CPU went to GC with tracked objects). Built positionally, in field order.
+    """
 
-    def __init__(
-        self,
-        order_id: str,
-        account_id: str,
-        client_order_id: str,
-        idempotency_key: str,
-        symbol: str,
-        side: Side,
-        order_type: OrderType,
-        qty: int,
-        price: int,
-        time_in_force: TimeInForce,
-        expire_at_ms: int,
-        post_only: bool,
-        origin: str,
-        status: OrderStatus,
-        accept_seq: int,
-        ts_ns: int,
-    ) -> None:
-        self.order_id = order_id
-        self.account_id = account_id
-        self.client_order_id = client_order_id
-        self.idempotency_key = idempotency_key
-        self.symbol = symbol
-        self.side = side
-        self.order_type = order_type
-        self.qty = qty
-        self.price = price
-        self.time_in_force = time_in_force
-        self.expire_at_ms = expire_at_ms
-        self.post_only = post_only
-        self.origin = origin
-        self.status = status
-        self.accept_seq = accept_seq
-        self.created_ns = ts_ns
-        self.updated_ns = ts_ns
-        self.filled_qty = 0
-        self.cum_notional = 0
-        self.reason = 0  # last Reason value that explains the status (denial, cancel, ...)
-        self.pending_replace: tuple[int, int] | None = None  # (qty, price) sent, unanswered
-        self.venue_acked = False
+    order_id: str
+    account_id: str
+    client_order_id: str
+    idempotency_key: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    qty: int
+    price: int
+    time_in_force: TimeInForce
+    expire_at_ms: int
+    post_only: bool
+    origin: str
+    status: OrderStatus
+    accept_seq: int
+    created_ns: int
+    updated_ns: int
+    filled_qty: int = 0
+    cum_notional: int = 0
+    reason: int = 0  # last Reason value that explains the status (denial, cancel, ...)
+    pending_replace: tuple[int, int] | None = None  # (qty, price) sent, unanswered
+    venue_acked: bool = False
 
     @property
     def is_terminal(self) -> bool:
@@ -127,11 +91,23 @@ class Order:
         )
 
 
-def _fingerprint(*fields: object) -> tuple[object, ...]:
-    return fields
+class IdempotencyEntry(Struct, gc=False):
+    """A remembered (account, key): the record that answered it, and when it expires.
+
+    The record (OrderAccepted or OrderDenied, itself an untracked Struct) is the fingerprint:
+    a repeated request is "the same" when its fields equal the record's (`same_request`).
+    """
+
+    record: OrderAccepted | OrderDenied
+    expires_ns: int  # 0 = never
+
+    @property
+    def order_id(self) -> str:
+        return self.record.order_id
 
 
-def request_fingerprint(
+def same_request(
+    record: OrderAccepted | OrderDenied,
     symbol: str,
     side: Side,
     order_type: OrderType,
@@ -141,26 +117,19 @@ def request_fingerprint(
     expire_at_ms: int,
     client_order_id: str,
     post_only: bool,
-) -> tuple[object, ...]:
-    return _fingerprint(
-        symbol,
-        side,
-        order_type,
-        (qty, price),
-        time_in_force,
-        expire_at_ms,
-        client_order_id,
-        post_only,
+) -> bool:
+    """True when a new request carries exactly the fields the remembered one did."""
+    return (
+        record.qty == qty
+        and record.price == price
+        and record.symbol == symbol
+        and record.side == side
+        and record.order_type == order_type
+        and record.time_in_force == time_in_force
+        and record.expire_at_ms == expire_at_ms
+        and record.client_order_id == client_order_id
+        and record.post_only == post_only
     )
-
-
-@dataclass(slots=True)
-class IdempotencyEntry:
-    """A remembered (account, key): the order it created and the request that created it."""
-
-    order_id: str
-    fingerprint: tuple[object, ...]
-    expires_ns: int  # 0 = never
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,10 +235,7 @@ def state_hash(state: GatewayState, risk_buckets: list[tuple[str, int, int]]) ->
     update(repr(sorted(o.state_tuple() for o in state.orders.values())).encode())
     update(
         repr(
-            sorted(
-                (key, e.order_id, repr(e.fingerprint), e.expires_ns)
-                for key, e in state.idempotency.items()
-            )
+            sorted((key, e.order_id, e.expires_ns) for key, e in state.idempotency.items())
         ).encode()
     )
     update(repr(sorted(state.client_index.items())).encode())

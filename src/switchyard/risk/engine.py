@@ -8,6 +8,7 @@ micro-tokens refilled from the timestamps passed in, so replaying the WAL rebuil
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 from switchyard.core.codes import Reason
@@ -33,11 +34,23 @@ class TokenBucket:
 class RiskEngine:
     """Checks an order against RiskConfig. Owned by the sequencer; no I/O."""
 
-    __slots__ = ("_buckets", "config", "reference_prices")
+    __slots__ = ("_buckets", "_lists_active", "config", "reference_prices")
 
     def __init__(self, config: RiskConfig) -> None:
         self.config = config
         self._buckets: dict[str, TokenBucket] = {}
+        # Most deployments restrict nothing: skip the list rules entirely then (hot path).
+        self._lists_active = bool(
+            config.allowed_symbols
+            or config.allowed_symbols_by_account
+            or config.allowed_sides
+            or config.allowed_sides_by_account
+            or config.allowed_sides_by_symbol
+            or config.allowed_types
+            or not config.allow_market
+            or config.allowed_types_by_account
+            or config.allowed_types_by_symbol
+        )
         # Latest reference price per symbol (from market data). An input to decisions only:
         # decisions are recorded in the WAL, so replay does not need these.
         self.reference_prices: dict[str, int] = {}
@@ -72,16 +85,28 @@ class RiskEngine:
         )
         if max_qty and qty > max_qty:
             return Reason.QTY_LIMIT_EXCEEDED, f"qty {qty} is over the limit of {max_qty}"
-        reason = self._check_lists(account_id, symbol, side, order_type)
-        if reason is not None:
-            return reason
-        if order_type == OrderType.LIMIT:
+        if self._lists_active:
+            reason = self._check_lists(account_id, symbol, side, order_type)
+            if reason is not None:
+                return reason
+        if order_type == OrderType.LIMIT and (
+            config.min_price
+            or config.max_price
+            or config.price_band_pct
+            or config.min_price_by_symbol
+            or config.max_price_by_symbol
+        ):
             reason = self._check_price(symbol, price)
             if reason is not None:
                 return reason
-        reason = self._check_notional(account_id, symbol, order_type, qty, price)
-        if reason is not None:
-            return reason
+        if (
+            config.max_notional
+            or config.max_notional_by_account
+            or config.max_notional_by_account_symbol
+        ):
+            reason = self._check_notional(account_id, symbol, order_type, qty, price)
+            if reason is not None:
+                return reason
         max_open = config.max_open_orders_by_account.get(account_id, config.max_open_orders)
         if max_open and open_orders >= max_open:
             return Reason.MAX_OPEN_ORDERS, f"{open_orders} live orders; the limit is {max_open}"
@@ -158,14 +183,14 @@ class RiskEngine:
     @staticmethod
     def _limit(
         default: int,
-        by_account: dict[str, int] | object,
-        by_account_symbol: dict[str, int] | object,
+        by_account: Mapping[str, int],
+        by_account_symbol: Mapping[str, int],
         account_id: str,
         symbol: str,
     ) -> int:
         """min(account-by-symbol, account-or-global); 0 means no limit."""
-        assert isinstance(by_account, dict)
-        assert isinstance(by_account_symbol, dict)
+        if not by_account and not by_account_symbol:
+            return default
         limit: int = by_account.get(account_id, default)
         specific = by_account_symbol.get(f"{account_id}|{symbol}")
         if specific is not None:

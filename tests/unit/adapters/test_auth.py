@@ -118,13 +118,15 @@ def test_tampered_payload_is_refused() -> None:
 
 
 def test_expired_token_is_refused() -> None:
-    token = mint_token(SECRET, "acct-1", ttl_s=10, now_s=NOW - 100)
+    now = time.time()
+    token = mint_token(SECRET, "acct-1", ttl_s=10, now_s=now - 100)
     assert code_of(make_auth().authenticate(bearer(token))) == "TOKEN_EXPIRED"
 
 
 def test_expiry_within_skew_is_accepted() -> None:
-    token = mint_token(SECRET, "acct-1", ttl_s=10, now_s=NOW - 20)  # expired 10 s ago, skew 30
-    assert isinstance(make_auth().authenticate(bearer(token)), Principal)
+    now = time.time()  # PyJWT reads the real clock: take "now" here, not at import
+    token = mint_token(SECRET, "acct-1", ttl_s=10, now_s=now - 20)  # expired 10 s ago, skew 30
+    assert isinstance(make_auth(Clock(now)).authenticate(bearer(token)), Principal)
 
 
 def test_cached_token_expires_on_time() -> None:
