@@ -20,9 +20,9 @@ from pathlib import Path
 
 import uvloop
 
-from switchyard.app import build_gateway, start_gateway, stop_gateway
 from switchyard.adapters.auth import mint_token
 from switchyard.adapters.http.protocol import HTTPProtocol
+from switchyard.app import build_gateway, start_gateway, stop_gateway
 from switchyard.venue.transports import transport_from_env
 
 
