@@ -289,7 +289,12 @@ def test_durable_answer_comes_after_the_record_is_durable(gateway: GatewayProces
     assert body["durable"] is True
     status = alice.get("/orders/client/dur-1").json()
     assert status["status"] == "DURABLE"
-    assert gateway.client().get("/stats").json()["wal_durable_seq"] >= body["acceptSeq"]
+    stats = gateway.client().get("/stats").json()
+    assert stats["wal_durable_seq"] >= body["acceptSeq"]
+    # the writer reports each batch: its fdatasync time and size reach /stats
+    assert stats["gateway_fdatasync_count"] >= 1
+    assert stats["gateway_fdatasync_p50_us"] > 0
+    assert stats["wal_batch_mean_records"] >= 1
 
 
 def test_orders_survive_a_restart_with_the_same_state(tmp_path: Path) -> None:

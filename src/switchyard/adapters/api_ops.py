@@ -87,9 +87,12 @@ def stats(ctx: GatewayContext, http: ServerState, request: Request) -> Response:
         ("gateway_durable_ack", node.durable_latency),
         ("fast_path_process", node.process_latency),
     ]
-    fsync = ctx.extras.get("fsync_latency")
-    if fsync is not None:
-        recorders.append(("gateway_fdatasync", fsync))
+    recorders.append(("gateway_fdatasync", node.fsync_latency))
+    out["wal_syncs"] = node.wal_syncs
+    out["wal_batch_mean_records"] = (
+        round(node.wal_synced_records / node.wal_syncs, 2) if node.wal_syncs else 0.0
+    )
+    out["wal_batch_max_records"] = node.wal_batch_records_max
     for prefix, recorder in recorders:
         values = recorder.percentiles_us()
         for key in ("p50", "p90", "p99", "p999", "max", "mean"):

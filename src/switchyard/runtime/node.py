@@ -114,6 +114,10 @@ class GatewayNode:
         self.process_latency = LatencyRecorder(
             "fast_path_process", "sequencer decision + apply + journal append"
         )
+        self.fsync_latency = LatencyRecorder("fdatasync", "WAL batch fdatasync duration")
+        self.wal_syncs = 0  # writer batches made durable
+        self.wal_synced_records = 0  # records they held (syncs / records = batch size)
+        self.wal_batch_records_max = 0
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -126,6 +130,7 @@ class GatewayNode:
         )
         self.sequencer = sequencer
         self.journal = journal
+        journal.sync_listener = self.on_synced
         self._loop = asyncio.get_running_loop()
 
     async def start(self) -> None:
@@ -191,6 +196,14 @@ class GatewayNode:
             elif record_type == RecordType.REPLACE_REQUESTED:
                 assert isinstance(record, ReplaceRequested)
                 self._send_replace(record.order_id, record.new_qty, record.new_price)
+
+    def on_synced(self, records: int, sync_ns: int) -> None:
+        """One writer batch: its fdatasync time and size (for /stats and /metrics)."""
+        self.fsync_latency.record_ns(sync_ns)
+        self.wal_syncs += 1
+        self.wal_synced_records += records
+        if records > self.wal_batch_records_max:
+            self.wal_batch_records_max = records
 
     def on_fatal(self, error: BaseException) -> None:
         """The WAL cannot be trusted any more: stop now, acknowledging nothing else."""

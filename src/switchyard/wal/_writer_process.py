@@ -25,6 +25,7 @@ from .flushers import (
     ACK_DURABLE,
     ACK_FATAL,
     ACK_READY,
+    ACK_SYNC,
     CHUNK_HEADER,
     MSG_CHUNK,
 )
@@ -48,13 +49,17 @@ class _Acks:
         self.fd = fd
         self.gone = False  # the gateway went away: keep writing, stop acknowledging
 
-    def send(self, kind: int, value: int, text: bytes = b"") -> None:
+    def send(self, kind: int, value: int, text: bytes = b"", spare: int = 0) -> None:
         if self.gone:
             return
         try:
-            os.write(self.fd, ACK.pack(kind, 0, value) + text)
+            os.write(self.fd, ACK.pack(kind, spare, value) + text)
         except BrokenPipeError:
             self.gone = True
+
+    def send_sync(self, records: int, sync_ns: int) -> None:
+        """Batch statistics: how many records one write made durable and its fdatasync time."""
+        self.send(ACK_SYNC, sync_ns, spare=min(records, 0xFFFFFFFF))
 
 
 class _Inbox:
@@ -127,7 +132,9 @@ def run(config: dict[str, object]) -> int:
                     pending.extend(more)
                     records += sum(chunk[2] - chunk[1] + 1 for chunk in more)
             if pending:
-                acks.send(ACK_DURABLE, writer.write(pending))
+                durable = writer.write(pending)
+                acks.send_sync(durable - pending[0][1] + 1, writer.write_sync_ns)
+                acks.send(ACK_DURABLE, durable)
                 pending = []
             elif inbox.eof:
                 break

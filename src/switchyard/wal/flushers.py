@@ -41,6 +41,7 @@ ACK_READY: Final = 1
 ACK_DURABLE: Final = 2
 ACK_DISK_FULL: Final = 3
 ACK_FATAL: Final = 4  # value = length of the UTF-8 message that follows
+ACK_SYNC: Final = 5  # spare = records made durable by one write, value = its fdatasync ns
 PIPE_SIZE_BYTES: Final = 1 << 20
 START_TIMEOUT_S: Final = 30.0
 
@@ -49,6 +50,7 @@ class Callbacks(Protocol):
     def on_flushed(self, seq: int) -> None: ...
     def on_fatal(self, error: BaseException) -> None: ...
     def on_disk_full(self, full: bool) -> None: ...
+    def on_synced(self, records: int, sync_ns: int) -> None: ...
 
 
 class Flusher(Protocol):
@@ -113,7 +115,9 @@ class InlineFlusher:
             self._dead = True
             self.notify(callbacks.on_fatal, _fatal(error))
             return
+        records = seq - self._waiting[0][1] + 1
         self._waiting.clear()
+        self.notify(callbacks.on_synced, records, writer.write_sync_ns)
         self.notify(callbacks.on_flushed, seq)
 
     @property
@@ -202,6 +206,7 @@ class ThreadFlusher:
                     failed = True
                     self.notify(callbacks.on_fatal, _fatal(error))
                     return
+                self.notify(callbacks.on_synced, seq - batch[0][1] + 1, writer.write_sync_ns)
                 self.notify(callbacks.on_flushed, seq)
         finally:
             if failed:
@@ -352,7 +357,7 @@ class ProcessFlusher:
         assert callbacks is not None
         position = 0
         while len(buffer) - position >= ACK.size:
-            kind, _, value = ACK.unpack_from(buffer, position)
+            kind, spare, value = ACK.unpack_from(buffer, position)
             if kind == ACK_FATAL:
                 if len(buffer) - position - ACK.size < value:
                     break
@@ -365,6 +370,8 @@ class ProcessFlusher:
                 durable = max(durable, value)
             elif kind == ACK_DISK_FULL:
                 callbacks.on_disk_full(bool(value))
+            elif kind == ACK_SYNC:
+                callbacks.on_synced(spare, value)
         del buffer[:position]
         if durable and not self._dead:
             callbacks.on_flushed(durable)

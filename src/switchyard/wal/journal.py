@@ -76,6 +76,7 @@ class Journal:
         "durable_ts_ns",
         "recovery",
         "settings",
+        "sync_listener",
         "wal_dir",
     )
 
@@ -122,6 +123,8 @@ class Journal:
         self._committed_bytes = 0
         self._fatal: BaseException | None = None
         self.disk_full = False
+        # Called with (records, fdatasync ns) per writer batch, for latency and batch metrics.
+        self.sync_listener: Callable[[int, int], None] | None = None
 
     # --- opening -----------------------------------------------------------------------------
 
@@ -248,6 +251,11 @@ class Journal:
 
     def on_disk_full(self, full: bool) -> None:
         self.disk_full = full
+
+    def on_synced(self, records: int, sync_ns: int) -> None:
+        listener = self.sync_listener
+        if listener is not None:
+            listener(records, sync_ns)
 
     # --- state for backpressure, metrics and audit ----------------------------------------------
 

@@ -14,6 +14,7 @@ a rename or a directory fsync is fatal and propagates as OSError; nothing is eve
 import errno
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -312,6 +313,7 @@ class SegmentWriter:
         """
         assert chunks
         assert chunks[0][1] == self.last_seq + 1, (chunks[0][1], self.last_seq)
+        self.write_sync_ns = 0  # fdatasync time spent by this call (for latency metrics)
         frame: list[bytes] = []
         frame_first = frame_bytes = 0
         for data, first_seq, _last_seq, _ts in chunks:
@@ -338,7 +340,9 @@ class SegmentWriter:
         header = encode_batch_header(first_seq=first_seq, count=count, length=length)
         data = b"".join([header, *frame])
         self.disk.pwrite(self.handle, data, self.offset)
+        started = time.perf_counter_ns()
         self.disk.fdatasync(self.handle)
+        self.write_sync_ns += time.perf_counter_ns() - started
         self.offset += len(data)
         self.last_seq = first_seq + count - 1
         self.last_hash = data[-4 - CHAIN_SIZE : -4]
