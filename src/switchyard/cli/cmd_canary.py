@@ -1,7 +1,8 @@
 """`switchyard canary --url URL --events N --out FILE`: quick end-to-end check of a gateway.
 
-Thin: parses flags (the seed's), supplies the clock, PRNG and (for `--orders`) a token, and
-calls `switchyard.sre.canary`. Exit 0 when the canary passed, 1 when it failed, 2 on bad use.
+Thin: parses flags (the seed's), supplies the clock, PRNG and a Bearer token (the gateway
+authenticates /events and /orders; JWT_HS256_SECRET or the data dir's dev secret), and calls
+`switchyard.sre.canary`. Exit 0 when the canary passed, 1 when it failed, 2 on bad use.
 """
 
 import argparse
@@ -24,7 +25,12 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.add_argument("--events", type=int, default=1000, help="events to POST (default 1000)")
     parser.add_argument("--keys", default=",".join(DEFAULT_SYMBOLS), help="comma-separated keys")
     parser.add_argument("--orders", type=int, default=0, help="also place N resting orders")
-    parser.add_argument("--account", default="canary", help="account for --orders")
+    parser.add_argument("--account", default="canary", help="account of the canary's token")
+    parser.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="send events without a Bearer token (seed-style ingestion)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="result file")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--jwt-secret-file", type=Path)
@@ -41,13 +47,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     wall_ns = time.time_ns()
     token = None
-    if args.orders:
+    if args.orders or not args.no_auth:
         try:
             secret = tokens.resolve_secret(
                 os.environ, settings.data_dir(os.environ, args.data_dir), args.jwt_secret_file
             )
         except tokens.SecretError as error:
-            sys.stderr.write(f"switchyard canary: {error}\n")
+            sys.stderr.write(f"switchyard canary: {error} (--no-auth sends events without one)\n")
             return 2
         token = tokens.mint_token(secret, args.account, wall_ns // 1_000_000_000, 600)
     try:

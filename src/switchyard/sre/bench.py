@@ -73,15 +73,18 @@ def run_bench(request: BenchRequest) -> documents.Document:
     generator, why = choose_generator(request.generator, profile, request.tool_ceiling)
     pid = serverside.listening_pid(target.port) if target.host in LOOPBACK_HOSTS else None
     before = asyncio.run(serverside.snapshot(target, pid))
-    prices: dict[str, int] = {}
-    if profile.endpoint == "orders":
-        prices = asyncio.run(serverside.reference_prices(target, list(profile.symbol_weights)))
     account_tokens = tokens.mint_tokens(
         request.secret,
         tokens.account_ids(profile.accounts),
         request.wall_ns // 1_000_000_000,
         profile.duration_sec,
     )
+    prices: dict[str, int] = {}
+    if profile.endpoint == "orders":
+        any_token = next(iter(account_tokens.values()))
+        prices = asyncio.run(
+            serverside.reference_prices(target, list(profile.symbol_weights), any_token)
+        )
     if generator == "python":
         measured = _run_python(request, account_tokens, run_id, prices)
     else:

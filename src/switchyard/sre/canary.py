@@ -17,7 +17,12 @@ from switchyard.sre import documents, serverside
 from switchyard.sre.histogram import LatencyHistogram
 from switchyard.sre.httpclient import Connection, RequestFailed, Response, Target, fetch
 from switchyard.sre.loadgen import error_code_of
-from switchyard.sre.workload import DEFAULT_REFERENCE_TICKS, Rng
+from switchyard.sre.workload import (
+    DEFAULT_REFERENCE_TICKS,
+    FALLBACK_REFERENCE_TICKS,
+    Rng,
+    lot_size,
+)
 
 TOOL_NAME = "switchyard canary"
 HEALTHY_STATUSES = ("healthy", "degraded")  # degraded still serves; unhealthy does not
@@ -33,7 +38,7 @@ class CanaryRequest:
     rng: Rng
     wall_ns: int
     orders: int = 0
-    token: str | None = None  # needed when orders > 0
+    token: str | None = None  # Bearer token for /events and /orders (None: send none)
     runner_label: str = "local"
 
 
@@ -93,18 +98,20 @@ async def _health(target: Target) -> dict[str, Any]:
     return {"httpStatus": response.status, "status": status}
 
 
-def _event_bytes(target: Target, key: str, price: int, volume: int) -> bytes:
+def _event_bytes(target: Target, token: str | None, key: str, price: int, volume: int) -> bytes:
     body = f'{{"price":{price},"volume":{volume}}}'.encode()
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
     return (
         f"POST {target.base_path}/events?key={key} HTTP/1.1\r\n"
-        f"Host: {target.host}:{target.port}\r\nContent-Type: application/json\r\n"
+        f"Host: {target.host}:{target.port}\r\n{auth}Content-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
 
 
 def _order_bytes(target: Target, token: str, key: str, symbol: str, price: int, side: str) -> bytes:
     body = (
-        f'{{"symbol":"{symbol}","side":"{side}","type":"LIMIT","qty":1,"price":{price},'
+        f'{{"symbol":"{symbol}","side":"{side}","type":"LIMIT","qty":{lot_size(symbol)},'
+        f'"price":{price},'
         f'"timeInForce":"GTC","clientOrderId":"{key}"}}'
     ).encode()
     return (
@@ -137,17 +144,19 @@ def _plan(request: CanaryRequest, run_id: str) -> tuple[list[bytes], list[bytes]
     events = []
     for _ in range(request.events):
         key = request.keys[int(rng.random() * len(request.keys))]
-        reference = DEFAULT_REFERENCE_TICKS.get(key, 10_000)
+        reference = DEFAULT_REFERENCE_TICKS.get(key, FALLBACK_REFERENCE_TICKS)
         price = max(1, int(reference * (0.99 + 0.02 * rng.random())))
-        events.append(_event_bytes(request.target, key, price, 1 + int(rng.random() * 100)))
+        volume = 1 + int(rng.random() * 100)
+        events.append(_event_bytes(request.target, request.token, key, price, volume))
     orders = []
     for index in range(request.orders):
         assert request.token is not None, "orders need a token"
         symbol = request.keys[index % len(request.keys)]
-        reference = DEFAULT_REFERENCE_TICKS.get(symbol, 10_000)
+        reference = DEFAULT_REFERENCE_TICKS.get(symbol, FALLBACK_REFERENCE_TICKS)
         side = "BUY" if index % 2 == 0 else "SELL"
-        # Passive prices (10% away from the reference) rest instead of trading.
-        price = int(reference * 0.9) if side == "BUY" else int(reference * 1.1)
+        # Passive prices 3% from the reference rest instead of trading, inside the venue's
+        # 10% price band.
+        price = int(reference * 0.97) if side == "BUY" else int(reference * 1.03)
         orders.append(
             _order_bytes(request.target, request.token, f"{run_id}-o{index}", symbol, price, side)
         )

@@ -37,6 +37,8 @@ METRIC_HISTOGRAMS: dict[str, tuple[str, float]] = {
 }
 BATCH_HISTOGRAM = r"(wal|audit).*batch.*(records|size)$"
 CPU_COUNTER = "process_cpu_seconds_total"
+WAL_RECORDS_COUNTER = "switchyard_wal_records_total"  # records / commits = mean batch size
+WAL_COMMITS_COUNTER = "switchyard_wal_commits_total"
 STORAGE_BYTE_COUNTERS = (r"wal.*(bytes_written|written_bytes|write_bytes|bytes)_total$",)
 KAFKA_BYTE_COUNTERS = (r"(kafka|outbox).*(bytes|byte)_total$",)
 BACKPRESSURE_CODES = (
@@ -107,6 +109,7 @@ def from_document(document: Mapping[str, Any], source: str) -> Observations:
     after = server.get("statsAfter") or {}
     obs.stats.update(observe_stats(after))
     _resources(obs, server.get("resources") or {}, server.get("counterDeltas") or {})
+    _wal_batches(obs, server.get("counterDeltas") or {})
     return obs
 
 
@@ -146,6 +149,14 @@ def _resources(
     kafka = _sum_matching(deltas, KAFKA_BYTE_COUNTERS)
     if kafka is not None:
         obs.kafka_bytes = int(kafka)
+
+
+def _wal_batches(obs: Observations, deltas: Mapping[str, float]) -> None:
+    """Mean records per fdatasync over the run, from the WAL's record and commit counters."""
+    records = deltas.get(WAL_RECORDS_COUNTER)
+    commits = deltas.get(WAL_COMMITS_COUNTER)
+    if records and commits:
+        obs.stats.setdefault("batch_records_mean", round(records / commits, 2))
 
 
 def _sum_matching(deltas: Mapping[str, float], patterns: Iterable[str]) -> float | None:

@@ -23,10 +23,13 @@ BOOK_DEPTH = 1
 Snapshot = dict[str, Any]
 
 
-async def get_json(target: Target, path: str, timeout_s: float = STATS_TIMEOUT_S) -> Snapshot:
+async def get_json(
+    target: Target, path: str, timeout_s: float = STATS_TIMEOUT_S, token: str | None = None
+) -> Snapshot:
     """GET a JSON object; {"error": ...} describing the failure instead of raising."""
+    headers = {"Authorization": f"Bearer {token}"} if token else None
     try:
-        response = await fetch(target, "GET", path, timeout_s=timeout_s)
+        response = await fetch(target, "GET", path, timeout_s=timeout_s, headers=headers)
     except RequestFailed as error:
         return {"error": error.code, "message": str(error)}
     if response.status != 200:
@@ -49,10 +52,14 @@ async def get_text(target: Target, path: str, timeout_s: float = STATS_TIMEOUT_S
     return response.body.decode("utf-8", "replace") if response.status == 200 else None
 
 
-async def reference_prices(target: Target, symbols: list[str]) -> dict[str, int]:
-    """Mid price in ticks per symbol from GET /market/{symbol}/book, where the book has one."""
+async def reference_prices(target: Target, symbols: list[str], token: str) -> dict[str, int]:
+    """Mid price in ticks per symbol from GET /market/{symbol}/book (authenticated), where the
+    book has one."""
     books = await asyncio.gather(
-        *(get_json(target, f"/market/{symbol}/book?depth={BOOK_DEPTH}") for symbol in symbols)
+        *(
+            get_json(target, f"/market/{symbol}/book?depth={BOOK_DEPTH}", token=token)
+            for symbol in symbols
+        )
     )
     prices: dict[str, int] = {}
     for symbol, book in zip(symbols, books, strict=True):
@@ -125,20 +132,48 @@ def _listening_inodes(port: int) -> set[str]:
     return inodes
 
 
-def process_usage(pid: int) -> ProcessUsage | None:
-    """CPU seconds (user + system, children excluded) and storage write bytes of `pid`."""
+def _stat_fields(pid: int) -> list[str] | None:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
-        io_text = Path(f"/proc/{pid}/io").read_text(encoding="ascii")
     except OSError:
         return None
     # Fields after the command name (which may contain spaces) start after the last ')'.
-    fields = stat.rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
+    return stat.rsplit(")", 1)[1].split()
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and all its descendants (the gateway's WAL writer process is a child)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields is not None:
+                children.setdefault(int(fields[1]), []).append(int(entry.name))  # field 4: ppid
+    tree, frontier = [pid], [pid]
+    while frontier:
+        frontier = [child for parent in frontier for child in children.get(parent, [])]
+        tree.extend(frontier)
+    return tree
+
+
+def process_usage(pid: int) -> ProcessUsage | None:
+    """CPU seconds (user + system) and storage write bytes of `pid` and its descendants."""
+    ticks = 0
     write_bytes = 0
-    for line in io_text.splitlines():
-        if line.startswith("write_bytes:"):
-            write_bytes = int(line.split()[1])
+    for member in process_tree(pid):
+        fields = _stat_fields(member)
+        try:
+            io_text = Path(f"/proc/{member}/io").read_text(encoding="ascii")
+        except OSError:
+            io_text = None
+        if fields is None or io_text is None:
+            if member == pid:
+                return None
+            continue  # a child that exited meanwhile
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
+        for line in io_text.splitlines():
+            if line.startswith("write_bytes:"):
+                write_bytes += int(line.split()[1])
     return ProcessUsage(pid, ticks / os.sysconf("SC_CLK_TCK"), write_bytes)
 
 

@@ -268,7 +268,8 @@ def markdown(
             f"{outcome.check.severity} |"
         )
     lines.append("")
-    lines += _key_numbers(document)
+    if not any(problem.startswith("schema:") for problem in problems):
+        lines += _key_numbers(document)  # only a schema-valid document has them all
     return "\n".join(lines) + "\n"
 
 

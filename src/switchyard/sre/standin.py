@@ -25,6 +25,8 @@ import httptools
 import jwt
 import orjson
 
+from switchyard.book.spec import DEFAULT_SPECS
+
 CONSTANT_BODY = (
     b'{"orderId":"e1-000000-1","acceptSeq":1,"requestId":"r-1","clientOrderId":"c-1",'
     b'"status":"ACCEPTED","durable":false}'
@@ -41,7 +43,7 @@ REASONS = {
     429: b"Too Many Requests",
     503: b"Service Unavailable",
 }
-REFERENCE_TICKS = {"BTC": 6_000_000, "ETH": 300_000, "7203": 3_000, "6758": 13_000, "9984": 9_000}
+REFERENCE_TICKS = {symbol: spec.reference_price for symbol, spec in DEFAULT_SPECS.items()}
 IDEMPOTENCY_ENTRIES_MAX = 1_000_000  # the fake forgets the oldest keys beyond this
 
 
@@ -153,15 +155,17 @@ class FakeGatewayProtocol(asyncio.Protocol):
     def route(
         self, method: bytes, path: str, query: str, headers: dict[bytes, bytes], body: bytes
     ) -> bytes | None:
-        if method == b"GET":
-            return self._get(path)
-        if method != b"POST":
+        if method == b"GET" and not path.startswith("/market/"):
+            return self._get(path)  # operations endpoints are open, like the gateway's
+        if method not in (b"GET", b"POST"):
             return _response(405, b'{"error":"METHOD_NOT_ALLOWED"}', b"allow: GET, POST\r\n")
-        if path == "/events":
-            return self._event(query, body)
         account = self._account(headers)
         if account is None:
             return _response(401, b'{"error":"UNAUTHORIZED","message":"bad or missing token"}')
+        if method == b"GET":
+            return self._get(path)
+        if path == "/events":
+            return self._event(query, body)
         if path == "/orders":
             return self._order(account, headers, body, query)
         if path.startswith("/orders/") and path.endswith("/cancel"):

@@ -13,19 +13,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from switchyard.book.spec import DEFAULT_SPECS, GENERIC_REFERENCE_PRICE
 from switchyard.sre.profiles import Profile
 
-# Reference prices in integer ticks when the venue's book cannot tell us (no quotes yet).
-# Orders of magnitude follow the venue's default symbols (issue 3): crypto in small ticks,
-# Tokyo equities in yen.
+# Reference prices (ticks), tick and lot sizes of the venue's default symbols: the venue's own
+# table (book/spec.py), used when the book cannot tell us the price. A quantity that is not a
+# multiple of the lot size, or a price off the tick grid, is REJECTED by the venue.
 DEFAULT_REFERENCE_TICKS: dict[str, int] = {
-    "BTC": 6_000_000,
-    "ETH": 300_000,
-    "7203": 3_000,
-    "6758": 13_000,
-    "9984": 9_000,
+    s: spec.reference_price for s, spec in DEFAULT_SPECS.items()
 }
-FALLBACK_REFERENCE_TICKS = 10_000
+FALLBACK_REFERENCE_TICKS = GENERIC_REFERENCE_PRICE
 CANCELABLE_ORDERS_PER_ACCOUNT_MAX = 1_024  # recent order ids kept per account for cancels
 
 KIND_ORDER = 0
@@ -86,6 +83,8 @@ class RequestFactory:
             s: refs.get(s, DEFAULT_REFERENCE_TICKS.get(s, FALLBACK_REFERENCE_TICKS))
             for s in self._symbols
         }
+        self._lot = {s: lot_size(s) for s in self._symbols}
+        self._tick = {s: tick_size(s) for s in self._symbols}
         self._open_orders: list[deque[bytes]] = [
             deque(maxlen=CANCELABLE_ORDERS_PER_ACCOUNT_MAX) for _ in self._accounts
         ]
@@ -138,16 +137,18 @@ class RequestFactory:
         offset = profile.price_offset_ticks_min + int(self._rng.random() * span)
         if aggressive:
             offset = -abs(offset) - 1  # IOC crosses the reference so it can fill
-        reference = self._reference[symbol]
-        price = reference - offset if side == "BUY" else reference + offset
-        return max(price, 1)
+        tick = self._tick[symbol]
+        reference = self._reference[symbol] // tick * tick
+        price = reference - offset * tick if side == "BUY" else reference + offset * tick
+        return max(price, tick)
 
     def _order(self, account: int) -> bytes:
         profile = self._profile
         symbol = self._pick(self._symbols, self._symbol_cdf)
         kind = self._pick(self._kinds, self._kind_cdf)
         side = "BUY" if self._rng.random() < 0.5 else "SELL"
-        qty = profile.qty_min + int(self._rng.random() * (profile.qty_max - profile.qty_min + 1))
+        lots = profile.qty_min + int(self._rng.random() * (profile.qty_max - profile.qty_min + 1))
+        qty = lots * self._lot[symbol]
         key = self._key()
         body = self.order_body(symbol, side, kind, qty, key)
         return (
@@ -206,6 +207,17 @@ class RequestFactory:
         end = body.find(b'"', start)
         if end > start:
             self._open_orders[account_index].append(body[start:end])
+
+
+def lot_size(symbol: str) -> int:
+    """The venue's trading unit for a symbol (quantities are multiples of it)."""
+    spec = DEFAULT_SPECS.get(symbol)
+    return spec.lot_size if spec is not None else 1
+
+
+def tick_size(symbol: str) -> int:
+    spec = DEFAULT_SPECS.get(symbol)
+    return spec.tick_size if spec is not None else 1
 
 
 def _cdf(weights: list[float]) -> list[float]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from switchyard.sre.profiles import Profile
+from switchyard.sre.workload import DEFAULT_REFERENCE_TICKS, FALLBACK_REFERENCE_TICKS, lot_size
 
 MARKER = "SWITCHYARD_WRK_JSON "
 WRK_PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("p999", 99.9))
@@ -55,12 +56,17 @@ def render_script(
     cumulative[-1] = 1.0
     mix = profile.order_mix
     path = "/orders?ack=durable" if profile.ack_mode == "durable" else "/orders"
-    prices = [reference_ticks.get(symbol, 10_000) for symbol in symbols]
+    prices = [
+        reference_ticks.get(symbol, DEFAULT_REFERENCE_TICKS.get(symbol, FALLBACK_REFERENCE_TICKS))
+        for symbol in symbols
+    ]
+    lots = [lot_size(symbol) for symbol in symbols]
     return _LUA_TEMPLATE % {
         "tokens": _lua_table_of_strings(tokens),
         "symbols": _lua_table_of_strings(symbols),
         "cdf": "{" + ",".join(str(c) for c in cumulative) + "}",
         "prices": "{" + ",".join(str(p) for p in prices) + "}",
+        "lots": "{" + ",".join(str(n) for n in lots) + "}",
         "p_market": mix.get("market", 0.0),
         "p_ioc": mix.get("ioc", 0.0),
         "cancel_ratio": profile.cancel_ratio,
@@ -81,6 +87,7 @@ local tokens = %(tokens)s
 local symbols = %(symbols)s
 local cdf = %(cdf)s
 local prices = %(prices)s
+local lots = %(lots)s
 local p_market, p_ioc, cancel_ratio = %(p_market)s, %(p_ioc)s, %(cancel_ratio)s
 local qty_min, qty_span, off_min, off_span = %(qty_min)d, %(qty_span)d, %(off_min)d, %(off_span)d
 local run_id, order_path = %(run_id)s, %(path)s
@@ -128,7 +135,7 @@ function request()
   end
   local s = pick_symbol()
   local side = (math.random() < 0.5) and "BUY" or "SELL"
-  local qty = qty_min + math.random(0, qty_span - 1)
+  local qty = (qty_min + math.random(0, qty_span - 1)) * lots[s]
   local key = key_for(account)
   local r = math.random()
   local body

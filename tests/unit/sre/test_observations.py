@@ -68,3 +68,13 @@ def test_canary_observations_add_events_and_orders():
     obs = observations.from_document(canary_document(), "c.json")
     assert obs.sent == 2050
     assert obs.kind == "canary"
+
+
+def test_mean_batch_comes_from_the_wal_counters():
+    document = bench_document()
+    document["server"]["counterDeltas"] = {
+        "switchyard_wal_records_total": 12398.0,
+        "switchyard_wal_commits_total": 3328.0,
+    }
+    obs = observations.from_document(document, "b.json")
+    assert obs.stats["batch_records_mean"] == pytest.approx(3.73, abs=0.01)

@@ -51,3 +51,18 @@ def test_process_usage_and_delta_of_this_process():
     assert delta["source"] == "proc"
     assert delta["cpuSeconds"] >= 0
     assert serverside.usage_delta(None, after)["source"] == "unavailable"
+
+
+def test_process_usage_includes_children():
+    import subprocess
+    import sys
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", "sum(i * i for i in range(10**7))"])
+    try:
+        tree = serverside.process_tree(os.getpid())
+        assert tree[0] == os.getpid()
+        assert child.pid in tree
+        time.sleep(0.05)
+    finally:
+        child.wait(30)

@@ -11,7 +11,7 @@ import pytest
 
 from switchyard.sre import tokens
 from switchyard.sre.profiles import load_profile
-from switchyard.sre.workload import KIND_CANCEL, KIND_ORDER, RequestFactory
+from switchyard.sre.workload import KIND_CANCEL, KIND_ORDER, RequestFactory, lot_size
 
 SECRET = tokens.JWTSecret(b"k" * 32, "test")
 
@@ -59,8 +59,9 @@ def test_orders_are_valid_http_with_json_bodies_and_unique_keys():
         assert request.headers["idempotency-key"] == order["clientOrderId"]
         keys.add(order["clientOrderId"])
         assert order["side"] in ("BUY", "SELL")
-        assert order["qty"] >= profile.qty_min
-        assert order["qty"] <= profile.qty_max
+        lot = lot_size(order["symbol"])
+        assert order["qty"] % lot == 0  # the venue refuses a quantity off its trading unit
+        assert profile.qty_min <= order["qty"] // lot <= profile.qty_max
         if order["type"] == "LIMIT":
             assert isinstance(order["price"], int)
             assert order["price"] > 0
@@ -123,3 +124,9 @@ def test_same_seed_same_requests():
     assert [first.next_request().data for _ in range(50)] == [
         second.next_request().data for _ in range(50)
     ]
+
+
+def test_tokyo_equities_trade_in_100_share_lots():
+    assert lot_size("7203") == 100
+    assert lot_size("BTC") == 1
+    assert lot_size("UNKNOWN") == 1
