@@ -99,7 +99,9 @@ def _target(
     if args.spawn in ("standin-constant", "standin-gateway"):
         secret_file = args.jwt_secret_file or _scratch_secret(stack)
         mode = "constant" if args.spawn == "standin-constant" else "gateway"
-        spawned = stack.enter_context(spawn.standin(mode, args.server_cpu, secret_file))
+        # An explicit --url fixes the port (a sampler may be watching it); else a free one.
+        port = Target.from_url(args.url).port if args.url != DEFAULT_URL else 0
+        spawned = stack.enter_context(spawn.standin(mode, args.server_cpu, secret_file, port=port))
         return (
             spawned.target,
             spawned.label,

@@ -74,9 +74,10 @@ def standin(
     cpu: int | None = None,
     secret_file: Path | None = None,
     extra: list[str] | None = None,
+    port: int = 0,
 ) -> Iterator[Spawned]:
-    """Run `python -m switchyard.sre.standin` on a free port until the block ends."""
-    argv = [sys.executable, "-m", "switchyard.sre.standin", "--mode", mode, "--port", "0"]
+    """Run `python -m switchyard.sre.standin` (on a free port by default) until the block ends."""
+    argv = [sys.executable, "-m", "switchyard.sre.standin", "--mode", mode, "--port", str(port)]
     if secret_file is not None:
         argv += ["--secret-file", str(secret_file)]
     argv += extra or []
