@@ -147,6 +147,36 @@ async def build_gateway(
         on_fatal=node.on_fatal,
         log=lambda line: log.warning("wal recovery: %s", line),
     )
+    node.attach(_recover(settings, journal, risk, node), journal)
+    ctx = GatewayContext(
+        node=node,
+        auth=Authenticator(auth_settings),
+        sse=sse,
+        wal_dir=wal_dir,
+        hmac_key=journal_settings.hmac_key,
+        engine_id=settings.engine_id,
+        started_wall_ns=time.time_ns(),
+        settings_view=settings_view(environ),
+        extras={"health_checks": {}, "stats_sources": [], "admin_sources": {}},
+    )
+    http = _http_server(settings, ctx, market)
+    gateway = Gateway(settings, data_dir, node, journal, http, ctx, venue, sse)
+    for extension in extensions:
+        extension(gateway, environ)
+    node.sequencer.record_session(
+        engine_id=settings.engine_id,
+        version=__version__,
+        pid=os.getpid(),
+        config_digest=config_digest(ctx.settings_view),
+        now_ns=clock.wall_ns(),
+    )
+    return gateway
+
+
+def _recover(
+    settings: GatewaySettings, journal: Journal, risk: RiskEngine, node: GatewayNode
+) -> Sequencer:
+    """Replay every recovered WAL record into a fresh state: the sequencer to continue with."""
     state = GatewayState(
         engine_id=settings.engine_id,
         wal_id=journal.wal_id,
@@ -160,16 +190,10 @@ async def build_gateway(
     started = time.perf_counter()
     replayed = 0
     for record in journal.replay():
-        apply_record(
-            state,
-            risk,
-            record.seq,
-            record.ts_ns,
-            decode_payload(record.record_type, record.payload),
-        )
+        payload = decode_payload(record.record_type, record.payload)
+        apply_record(state, risk, record.seq, record.ts_ns, payload)
         replayed += 1
     sequencer = Sequencer(state, risk, node.on_record)
-    node.attach(sequencer, journal)
     log.info(
         "recovered records=%d last_seq=%d wal_id=%s open_orders=%d seconds=%.3f state_hash=%s",
         replayed,
@@ -179,18 +203,11 @@ async def build_gateway(
         time.perf_counter() - started,
         sequencer.state_hash(),
     )
+    return sequencer
 
-    ctx = GatewayContext(
-        node=node,
-        auth=Authenticator(auth_settings),
-        sse=sse,
-        wal_dir=wal_dir,
-        hmac_key=journal_settings.hmac_key,
-        engine_id=settings.engine_id,
-        started_wall_ns=time.time_ns(),
-    )
-    view = settings_view(environ)
-    ctx.settings_view = view
+
+def _http_server(settings: GatewaySettings, ctx: GatewayContext, market: MarketHub) -> HTTPServer:
+    """The HTTP server with the gateway's routes and the metrics registry (not listening yet)."""
     http = HTTPServer(
         Router(),
         HTTPLimits(
@@ -209,20 +226,7 @@ async def build_gateway(
     api_market.register(router, ctx, market)
     api_audit.register(router, ctx)
     api_ops.register(router, ctx, http.state, registry)
-    gateway = Gateway(settings, data_dir, node, journal, http, ctx, venue, ctx.sse)
-    ctx.extras.setdefault("health_checks", {})
-    ctx.extras.setdefault("stats_sources", [])
-    ctx.extras.setdefault("admin_sources", {})
-    for extension in extensions:
-        extension(gateway, environ)
-    node.sequencer.record_session(
-        engine_id=settings.engine_id,
-        version=__version__,
-        pid=os.getpid(),
-        config_digest=config_digest(view),
-        now_ns=clock.wall_ns(),
-    )
-    return gateway
+    return http
 
 
 async def start_gateway(gateway: Gateway) -> None:

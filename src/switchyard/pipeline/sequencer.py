@@ -178,41 +178,16 @@ class Sequencer:
             now_ns=now_ns,
         )
         order_id = state.order_id_for(state.last_seq + 1)
+        # One positional tuple for both record types: they share their first eleven fields.
+        fields = (
+            order_id, account_id, client_order_id, idempotency_key, symbol, side, order_type,
+            qty, price, time_in_force, expire_at_ms,
+        )  # fmt: skip
         record: Record
         if reason == Reason.NONE:
-            record = OrderAccepted(
-                order_id,
-                account_id,
-                client_order_id,
-                idempotency_key,
-                symbol,
-                side,
-                order_type,
-                qty,
-                price,
-                time_in_force,
-                expire_at_ms,
-                post_only,
-                origin,
-            )
+            record = OrderAccepted(*fields, post_only, origin)
         else:
-            record = OrderDenied(
-                order_id,
-                account_id,
-                client_order_id,
-                idempotency_key,
-                symbol,
-                side,
-                order_type,
-                qty,
-                price,
-                time_in_force,
-                expire_at_ms,
-                reason,
-                detail,
-                post_only,
-                origin,
-            )
+            record = OrderDenied(*fields, reason, detail, post_only, origin)
         seq, order = self._emit(record, now_ns)
         outcome = Outcome.ACCEPTED if reason == Reason.NONE else Outcome.DENIED
         return Result(outcome, order, reason, detail, seq)

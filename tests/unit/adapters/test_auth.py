@@ -21,12 +21,16 @@ from switchyard.adapters.auth import (
 from switchyard.core.env import ConfigError
 
 SECRET = b"test-secret-0123456789abcdef0123"
-NOW = float(int(time.time()))  # PyJWT checks iat/exp against the real clock
+
+
+def now_s() -> float:
+    """The real time, read per test: PyJWT checks iat/exp against the real clock."""
+    return float(int(time.time()))
 
 
 class Clock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
+    def __init__(self, now: float | None = None) -> None:
+        self.now = now_s() if now is None else now
 
     def __call__(self) -> float:
         return self.now
@@ -57,7 +61,7 @@ def code_of(result: Principal | AuthFailure) -> str:
 
 
 def test_valid_token_gives_the_account_from_accountid() -> None:
-    token = mint_token(SECRET, "acct-1", now_s=NOW)
+    token = mint_token(SECRET, "acct-1", now_s=now_s())
     result = make_auth().authenticate(bearer(token))
     assert isinstance(result, Principal)
     assert result.account_id == "acct-1"
@@ -65,14 +69,14 @@ def test_valid_token_gives_the_account_from_accountid() -> None:
 
 
 def test_sub_is_used_when_accountid_is_absent() -> None:
-    token = jwt.encode({"sub": "acct-sub", "exp": int(NOW) + 60}, SECRET, algorithm="HS256")
+    token = jwt.encode({"sub": "acct-sub", "exp": int(now_s()) + 60}, SECRET, algorithm="HS256")
     result = make_auth().authenticate(bearer(token))
     assert isinstance(result, Principal)
     assert result.account_id == "acct-sub"
 
 
 def test_ops_role_is_recognised() -> None:
-    token = mint_token(SECRET, "operator", role="ops", now_s=NOW)
+    token = mint_token(SECRET, "operator", role="ops", now_s=now_s())
     result = make_auth().authenticate(bearer(token))
     assert isinstance(result, Principal)
     assert result.is_ops
@@ -84,13 +88,13 @@ def test_missing_or_malformed_bearer_is_refused(header: bytes | None) -> None:
 
 
 def test_alg_none_is_refused() -> None:
-    token = unsigned({"alg": "none", "typ": "JWT"}, {"sub": "a", "exp": int(NOW) + 60})
+    token = unsigned({"alg": "none", "typ": "JWT"}, {"sub": "a", "exp": int(now_s()) + 60})
     assert code_of(make_auth().authenticate(bearer(token))) == "UNSUPPORTED_ALG"
 
 
 def test_algorithm_confusion_with_rs256_header_is_refused() -> None:
     # An attacker signs with HMAC using the "public key" but claims RS256.
-    claims = {"sub": "a", "exp": int(NOW) + 60}
+    claims = {"sub": "a", "exp": int(now_s()) + 60}
     body = unsigned({"alg": "RS256", "typ": "JWT"}, claims)
     import hashlib
     import hmac
@@ -100,19 +104,19 @@ def test_algorithm_confusion_with_rs256_header_is_refused() -> None:
 
 
 def test_missing_alg_is_refused() -> None:
-    token = unsigned({"typ": "JWT"}, {"sub": "a", "exp": int(NOW) + 60}, "sig")
+    token = unsigned({"typ": "JWT"}, {"sub": "a", "exp": int(now_s()) + 60}, "sig")
     assert code_of(make_auth().authenticate(bearer(token))) == "MISSING_ALG"
 
 
 def test_bad_signature_is_refused() -> None:
-    token = mint_token(b"another-secret-another-secret-00", "acct-1", now_s=NOW)
+    token = mint_token(b"another-secret-another-secret-00", "acct-1", now_s=now_s())
     assert code_of(make_auth().authenticate(bearer(token))) == "INVALID_JWT_SIGNATURE"
 
 
 def test_tampered_payload_is_refused() -> None:
-    token = mint_token(SECRET, "acct-1", now_s=NOW)
+    token = mint_token(SECRET, "acct-1", now_s=now_s())
     header, _, signature = token.split(".")
-    forged = b64(json.dumps({"sub": "victim", "exp": int(NOW) + 60}).encode())
+    forged = b64(json.dumps({"sub": "victim", "exp": int(now_s()) + 60}).encode())
     result = make_auth().authenticate(bearer(f"{header}.{forged}.{signature}"))
     assert code_of(result) == "INVALID_JWT_SIGNATURE"
 
@@ -132,12 +136,12 @@ def test_expiry_within_skew_is_accepted() -> None:
 def test_cached_token_expires_on_time() -> None:
     clock = Clock()
     auth = make_auth(clock)
-    token = mint_token(SECRET, "acct-1", ttl_s=60, now_s=NOW)
+    token = mint_token(SECRET, "acct-1", ttl_s=60, now_s=clock.now)
     assert isinstance(auth.authenticate(bearer(token)), Principal)
     assert auth.verified_total == 1
     assert isinstance(auth.authenticate(bearer(token)), Principal)
     assert auth.verified_total == 1  # the second use came from the cache
-    clock.now = NOW + 60 + 31
+    clock.now = clock.now + 60 + 31
     assert code_of(auth.authenticate(bearer(token))) == "TOKEN_EXPIRED"
 
 
@@ -183,14 +187,14 @@ def test_garbage_tokens_are_refused(token: str, code: str) -> None:
 
 
 def test_truncated_token_is_refused() -> None:
-    token = mint_token(SECRET, "acct-1", now_s=NOW)
+    token = mint_token(SECRET, "acct-1", now_s=now_s())
     result = make_auth().authenticate(bearer(token[:-5]))
     assert code_of(result) in {"INVALID_JWT_SIGNATURE", "INVALID_JWT_PAYLOAD"}
 
 
 def test_refused_tokens_are_never_cached() -> None:
     auth = make_auth()
-    token = mint_token(b"wrong-secret-wrong-secret-wrong!", "acct-1", now_s=NOW)
+    token = mint_token(b"wrong-secret-wrong-secret-wrong!", "acct-1", now_s=now_s())
     for _ in range(3):
         assert code_of(auth.authenticate(bearer(token))) == "INVALID_JWT_SIGNATURE"
     assert auth.verified_total == 0
