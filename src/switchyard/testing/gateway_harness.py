@@ -227,6 +227,9 @@ class GatewayProcess:
             "GATEWAY_PORT": str(self.port),
             "GATEWAY_HOST": "127.0.0.1",
             "VENUE_LIQUIDITY": "0",
+            # 4 MiB segments: every start zero-fills a segment and a spare (64 MiB each by
+            # default), which adds up over hundreds of restarts; small ones also exercise rolls.
+            "WAL_SEGMENT_SIZE_BYTES": str(4 * 1024 * 1024),
             **(env or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None
