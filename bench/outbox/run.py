@@ -15,7 +15,9 @@ tansu broker on a free loopback port. Phases:
    commits each batch; per event, lag = commit time - the time its WAL batch became durable.
    Also with the WAL source (no Kafka). p50/p90/p99/max in ms.
 3. loop: an asyncio loop runs a 1 ms timer probe and a busy counter of small callbacks, first
-   alone, then while the outbox thread publishes a backlog: lateness p50/p99 and callbacks/s.
+   alone, then while the outbox thread publishes a backlog flat out (the worst case: both want
+   the interpreter lock all the time), then while `python -m switchyard.outbox` does the same
+   from its own process: lateness p50/p99 and callbacks/s.
 
 The machine is shared and small (2 cores, tansu and the clients on it): numbers are noisy;
 compare within one run. Results go to bench/results/outbox.json (or --out).
@@ -28,7 +30,9 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,7 +50,14 @@ from switchyard.backoffice.consumer import ApplyLoop
 from switchyard.backoffice.db import open_database
 from switchyard.backoffice.sources import Delivery, KafkaEventSource, WALEventSource
 from switchyard.backoffice.store import BatchResult, Store
-from switchyard.outbox import EnvelopeEncoder, Outbox, OutboxSettings, kafka_key, source_name
+from switchyard.outbox import (
+    EnvelopeEncoder,
+    OffsetFile,
+    Outbox,
+    OutboxSettings,
+    kafka_key,
+    source_name,
+)
 from switchyard.outbox.publisher import SystemClock
 from switchyard.wal.flushers import InlineFlusher
 from switchyard.wal.journal import Journal
@@ -145,7 +156,7 @@ def outbox_settings(bootstrap: str, topic: str, offset_path: Path) -> OutboxSett
 # --- phase 1: throughput ----------------------------------------------------------------------
 
 
-def bare_rate(bootstrap: str, messages: list[tuple[bytes, bytes]]) -> float:
+def bare_rate(bootstrap: str, messages: list[tuple[bytes, bytes]]) -> dict[str, float]:
     """Acknowledged messages per second, from the first produce to the last acknowledgement.
 
     The topic's metadata is fetched first (as the outbox does when it creates its producer):
@@ -162,6 +173,7 @@ def bare_rate(bootstrap: str, messages: list[tuple[bytes, bytes]]) -> float:
             delivered[0] += 1
 
     produce, poll = producer.produce, producer.poll
+    cpu_before = time.process_time()
     started = time.perf_counter()
     for key, value in messages:
         while True:
@@ -173,8 +185,12 @@ def bare_rate(bootstrap: str, messages: list[tuple[bytes, bytes]]) -> float:
         poll(0)
     producer.flush(60)
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before
     assert delivered[0] == len(messages), f"bare producer delivered {delivered[0]}"
-    return len(messages) / elapsed
+    return {
+        "rate": len(messages) / elapsed,
+        "processCpuSecondsPerRecordUs": cpu / len(messages) * 1e6,
+    }
 
 
 def outbox_rate(bootstrap: str, wal_dir: Path, records: int, work: Path) -> dict[str, float]:
@@ -207,9 +223,11 @@ def phase_throughput(broker: TansuBroker, records: int, repeats: int, work: Path
         (kafka_key(record).encode(), encoder.encode(record, seq=seq, ts_ns=ts))
         for seq, ts, record in items
     ]
-    bare, outbox, cpu = [], [], []
+    bare, outbox, cpu, bare_cpu = [], [], [], []
     for _ in range(repeats):
-        bare.append(bare_rate(broker.bootstrap, messages))
+        plain = bare_rate(broker.bootstrap, messages)
+        bare.append(plain["rate"])
+        bare_cpu.append(plain["processCpuSecondsPerRecordUs"])
         result = outbox_rate(broker.bootstrap, wal_dir, records, work)
         outbox.append(result["rate"])
         cpu.append(result["processCpuSecondsPerRecordUs"])
@@ -224,6 +242,7 @@ def phase_throughput(broker: TansuBroker, records: int, repeats: int, work: Path
         "ratio": round(outbox_median / bare_median, 3),
         "target": 0.70,
         "outboxProcessCpuUsPerRecord": round(statistics.median(cpu), 2),
+        "bareProcessCpuUsPerRecord": round(statistics.median(bare_cpu), 2),
     }
 
 
@@ -353,15 +372,54 @@ def phase_loop(broker: TansuBroker, records: int, work: Path, seconds: float) ->
         hmac_key=None,
     )
     outbox.start()
+    while outbox.records_read == 0:
+        time.sleep(0.0002)
     busy = asyncio.run(_probe(seconds))
     published = outbox.acked_seq
     outbox.close_blocking(10)
+    separate = _probe_with_outbox_process(broker, work, seconds)
     return {
         "alone": alone,
-        "whileOutboxPublishes": busy,
+        "whileOutboxThreadPublishes": busy,
         "recordsPublishedDuringProbe": published,
         "callbacksRatio": round(busy["callbacksPerSec"] / alone["callbacksPerSec"], 3),
+        "whileOutboxProcessPublishes": separate,
+        "callbacksRatioProcess": round(separate["callbacksPerSec"] / alone["callbacksPerSec"], 3),
     }
+
+
+def _probe_with_outbox_process(broker: TansuBroker, work: Path, seconds: float) -> dict[str, float]:
+    """The same probe while `python -m switchyard.outbox` publishes the WAL from its own process."""
+    topic = f"bench.loop.{uuid.uuid4().hex[:8]}"
+    create_topic(broker.bootstrap, topic, partitions=3)
+    data_dir = work / "loop-process"
+    data_dir.mkdir()
+    (data_dir / "wal").symlink_to(work / "wal-loop")
+    environ = dict(
+        os.environ,
+        KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap,
+        KAFKA_TOPIC=topic,
+        OUTBOX_OFFSET_PATH=str(data_dir / "offset"),
+        OUTBOX_LINGER_MS=str(PRODUCER["linger.ms"]),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "switchyard.outbox", "--data-dir", str(data_dir)],
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        offset = OffsetFile(data_dir / "offset")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # publishing has begun once an offset is stored
+            result = offset.load(now_ms=0)
+            if result.position is not None and result.position.seq > 0:
+                break
+            time.sleep(0.005)
+        return asyncio.run(_probe(seconds))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(20)
 
 
 def main() -> int:

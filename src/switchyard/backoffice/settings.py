@@ -140,4 +140,5 @@ class BackofficeSettings:
 
 
 def default_db_url(data_dir: Path) -> str:
-    return f"sqlite:///{(data_dir / 'backoffice' / 'backoffice.db').resolve()}"
+    """SQLite at <data dir>/backoffice.db (the data directory layout of switchyard.datadir)."""
+    return f"sqlite:///{(data_dir / 'backoffice.db').resolve()}"

@@ -22,6 +22,7 @@ import orjson
 from switchyard.backoffice import rebuild as rebuild_module
 from switchyard.backoffice.db import current_revision, open_database
 from switchyard.backoffice.settings import BackofficeSettings
+from switchyard.datadir import resolve_data_dir
 
 
 def register(subparsers: Any) -> None:
@@ -47,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
         environ["BACKOFFICE_PORT"] = str(args.port)
     if args.db_url:
         environ["APP_DB_URL"] = args.db_url
-    settings = BackofficeSettings.from_env(environ, data_dir=args.data_dir)
+    data_dir = resolve_data_dir(environ, args.data_dir)
+    settings = BackofficeSettings.from_env(environ, data_dir=data_dir)
     _configure_logging()
     if args.action == "migrate":
         engine = open_database(settings.db_url)

@@ -310,6 +310,8 @@ class Outbox:
         sent = 0
         if room > 0:
             sent = self._read_and_send(producer, min(room, self.settings.batch_records_max))
+            if sent and self.settings.yield_between_batches:
+                time.sleep(0)  # hand the interpreter lock to the event loop between batches
         producer.poll(0)
         self._advance()
         self._maybe_store_offset(force=False)

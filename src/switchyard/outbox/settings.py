@@ -133,7 +133,8 @@ class OutboxSettings:
     offset_flush_ms: int
     poll_interval_ms: int
     compression: str
-    batch_records_max: int = 2048  # records read from the WAL per poll
+    batch_records_max: int = 512  # records read from the WAL per cycle (then the GIL is offered)
+    yield_between_batches: bool = True  # sleep(0) after each batch: the loop gets the GIL
 
     def __post_init__(self) -> None:
         assert self.backoff_base_ms <= self.backoff_max_ms, "backoff base above its maximum"
