@@ -203,11 +203,15 @@ def test_a_stalling_server_is_charged_for_the_requests_it_delayed(
 
 def test_tool_ceiling_measures_both_generators(tmp_path):
     out = tmp_path / "ceiling.json"
-    result = run_switchyard("bench", "--tool-ceiling", "--duration", "1", "--out", str(out))
+    result = run_switchyard(
+        "bench", "--tool-ceiling", "--duration", "1", "--ceiling-step-sec", "0.4", "--out", str(out)
+    )
     assert result.status == 0, result.stderr
     document = json.loads(out.read_text())
     ceiling = document["toolCeiling"]
     assert "constant-202" in ceiling["server"]
     assert ceiling["python"]["maxRatePerSec"] > 1000
     assert ceiling["wrk"]["maxRatePerSec"] > 1000
+    assert ceiling["python"]["openLoopMaxRatePerSec"] >= 2500  # even a busy VM holds 2.5k/s
+    assert ceiling["python"]["openLoopTried"][0]["ratePerSec"] == 2500
     assert document["counts"]["errors"] == 0

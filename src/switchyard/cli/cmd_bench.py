@@ -11,6 +11,7 @@ import random
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from switchyard.sre import bench, documents, paths, profiles, runner, settings, spawn, tokens
@@ -19,6 +20,7 @@ from switchyard.sre.httpclient import Target
 DEFAULT_URL = "http://127.0.0.1:8080"
 SPAWN_CHOICES = ("standin-constant", "standin-gateway", "gateway")
 CEILING_DURATION_SEC = 5.0
+OPEN_LOOP_STEP_SEC = 2.0  # each open-loop rate tried while searching the python ceiling
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -51,6 +53,12 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         action="store_true",
         help="measure the generators' ceiling against a constant-202 server",
     )
+    parser.add_argument(
+        "--ceiling-step-sec",
+        type=float,
+        default=OPEN_LOOP_STEP_SEC,
+        help="--tool-ceiling: length of each open-loop rate step (default %(default)s)",
+    )
     parser.add_argument("--jwt-secret-file", type=Path, help="HS256 secret (default: see docs)")
     parser.add_argument("--data-dir", help="gateway data dir (for the dev JWT secret)")
     parser.add_argument("--runner-label", help="machine label (default RUNNER_LABEL or local)")
@@ -78,8 +86,6 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"switchyard bench: {error}\n")
         return 2
     if args.seed is not None:
-        from dataclasses import replace
-
         profile = replace(profile, seed=args.seed)
     if args.tool_ceiling:
         return _tool_ceiling(args)
@@ -173,7 +179,8 @@ def _finish(document: documents.Document, out: Path, quiet: bool) -> int:
 
 
 def _tool_ceiling(args: argparse.Namespace) -> int:
-    """Both generators at full speed against the constant-202 server, pinned apart."""
+    """Both generators at full speed against the constant-202 server, pinned apart, then the
+    python generator's open-loop ceiling (the highest scheduled rate it delivers on time)."""
     duration = args.duration or CEILING_DURATION_SEC
     connections = args.connections or bench.CEILING_CONNECTIONS
     server_cpu = args.server_cpu if args.server_cpu is not None else 0
@@ -181,25 +188,43 @@ def _tool_ceiling(args: argparse.Namespace) -> int:
     base = profiles.load_profile("steady").with_overrides(
         duration_sec=duration, connections=connections, mode="closed", warmup_sec=0.5
     )
+    # Orders only: the constant server answers POST /orders, and cancels would measure 404s.
+    base = replace(base, cancel_ratio=0.0)
+    label = runner.runner_label(os.environ, args.runner_label)
     with contextlib.ExitStack() as stack:
         secret_file = _scratch_secret(stack)
         spawned = stack.enter_context(spawn.constant_server(server_cpu))
         secret = tokens.resolve_secret(os.environ, Path("."), secret_file)
-        docs = {}
-        for generator in ("python", "wrk"):
-            request = bench.BenchRequest(
-                target=spawned.target,
-                profile=base,
-                generator=generator,
-                server_label=spawned.label,
-                secret=secret,
-                rng=random.Random(base.seed),
-                wall_ns=time.time_ns(),
-                cpu=generator_cpu,
-                runner_label=runner.runner_label(os.environ, args.runner_label),
+
+        def run_one(profile: profiles.Profile, generator: str) -> documents.Document:
+            return bench.run_bench(
+                bench.BenchRequest(
+                    target=spawned.target,
+                    profile=profile,
+                    generator=generator,
+                    server_label=spawned.label,
+                    secret=secret,
+                    rng=random.Random(profile.seed),
+                    wall_ns=time.time_ns(),
+                    cpu=generator_cpu,
+                    runner_label=label,
+                )
             )
-            docs[generator] = bench.run_bench(request)
+
+        docs = {generator: run_one(base, generator) for generator in ("python", "wrk")}
+        open_loop = bench.open_loop_ceiling(
+            lambda rate: run_one(
+                base.with_overrides(
+                    rate_per_sec=rate,
+                    duration_sec=args.ceiling_step_sec,
+                    mode="open",
+                    warmup_sec=0.2,
+                ),
+                "python",
+            )
+        )
     document = docs["python"]
     document["toolCeiling"] = bench.ceiling_block(document, docs["wrk"], spawned.label)
+    document["toolCeiling"]["python"].update(open_loop)
     out = args.out or paths.results_dir() / "tool-ceiling.json"
     return _finish(document, out, args.quiet)

@@ -66,6 +66,8 @@ def usage_of(obs: Observations, overrides: dict[str, float | None]) -> Usage:
 
     cpu = pick("cpu_seconds", obs.cpu_seconds)
     storage = pick("storage_bytes", obs.storage_bytes)
+    if sources["storage_bytes"] == "measured":
+        sources["storage_bytes"] = f"measured: {obs.storage_source}"
     kafka = pick("kafka_bytes", obs.kafka_bytes)
     orders = int(overrides.get("orders") or obs.ok)
     if orders <= 0:
@@ -128,8 +130,8 @@ def summary_text(report: dict[str, Any], source: str) -> str:
     return (
         f"cost-guard {source}: {report['status']}\n"
         f"  {report['orders']} orders; server CPU {usage['cpuSeconds']:.3f} s "
-        f"({report['cpuMicrosecondsPerOrder']:.1f} µs/order), storage {usage['storageBytes']} B, "
-        f"kafka {usage['kafkaBytes']} B\n"
+        f"({report['cpuMicrosecondsPerOrder']:.1f} µs/order), storage {usage['storageBytes']} B "
+        f"({usage['sources']['storage_bytes']}), kafka {usage['kafkaBytes']} B\n"
         f"  cost ¥{cost['total']:.6f} (cpu ¥{cost['cpu']:.6f}, storage ¥{cost['storage']:.6f}, "
         f"kafka ¥{cost['kafka']:.6f})\n"
         f"  per 1k orders ¥{report['costYenPer1kOrders']:.6f} vs budget "

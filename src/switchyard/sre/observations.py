@@ -87,6 +87,7 @@ class Observations:
     duration_sec: float | None = None
     cpu_seconds: float | None = None
     storage_bytes: int | None = None
+    storage_source: str = "not measured"
     kafka_bytes: int | None = None
     stats: dict[str, float] = field(default_factory=dict)  # observation name -> value
 
@@ -140,12 +141,17 @@ def _resources(
 ) -> None:
     if resources.get("source") == "proc":
         obs.cpu_seconds = float(resources["cpuSeconds"])
-        obs.storage_bytes = int(resources["storageWriteBytes"])
     elif CPU_COUNTER in deltas:
         obs.cpu_seconds = float(deltas[CPU_COUNTER])
+    # Retained bytes are what storage costs. The WAL's own byte counter says exactly how many
+    # were appended; the device write counter of /proc includes the filesystem's write
+    # amplification (journal, whole pages per fdatasync) and is only an upper bound.
     storage = _sum_matching(deltas, STORAGE_BYTE_COUNTERS)
-    if obs.storage_bytes is None and storage is not None:
-        obs.storage_bytes = int(storage)
+    if storage is not None:
+        obs.storage_bytes, obs.storage_source = int(storage), "WAL byte counter (/metrics)"
+    elif resources.get("source") == "proc":
+        obs.storage_bytes = int(resources["storageWriteBytes"])
+        obs.storage_source = "device writes of the server processes (upper bound)"
     kafka = _sum_matching(deltas, KAFKA_BYTE_COUNTERS)
     if kafka is not None:
         obs.kafka_bytes = int(kafka)

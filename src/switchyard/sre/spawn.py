@@ -117,6 +117,13 @@ def gateway(port: int, cpu: int | None = None, data_dir: Path | None = None) -> 
             target = Target("127.0.0.1", port)
             _wait_healthy(process, target, log_path)
             yield Spawned(process, target, "gateway", data_dir)
+            if process.poll() is not None:
+                # It died during the run: say so with its last words, before the data dir goes.
+                tail = log_path.read_text(encoding="utf-8", errors="replace")[-4000:]
+                sys.stderr.write(
+                    f"switchyard: the spawned gateway exited with status {process.returncode} "
+                    f"during the run; log tail:\n{tail}\n"
+                )
         finally:
             _stop(process)
 

@@ -73,3 +73,14 @@ def test_metrics_counters_stand_in_for_proc():
     }
     usage = _usage(document)
     assert (usage.cpu_seconds, usage.storage_bytes, usage.kafka_bytes) == (1.5, 4096, 2048)
+
+
+def test_the_wal_byte_counter_wins_over_device_writes():
+    document = bench_document()
+    document["server"]["resources"]["storageWriteBytes"] = 30 * 2**30  # write amplification
+    document["server"]["counterDeltas"] = {"switchyard_wal_bytes_written_total": 9_000_000}
+    obs = observations.from_document(document, "x.json")
+    assert obs.storage_bytes == 9_000_000
+    assert "WAL byte counter" in obs.storage_source
+    usage = cost.usage_of(obs, {})
+    assert usage.sources["storage_bytes"].startswith("measured: WAL byte counter")
