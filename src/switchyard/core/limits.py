@@ -6,7 +6,7 @@ relationships between them true.
 
 # --- HTTP ingress -----------------------------------------------------------------
 HTTP_BODY_SIZE_MAX_BYTES = 64 * 1024  # an order is ~200 B; 64 KiB leaves room for batch admin calls
-HTTP_HEADER_SIZE_MAX_BYTES = 16 * 1024  # total request head (line + headers), like nginx's large buffers
+HTTP_HEADER_SIZE_MAX_BYTES = 16 * 1024  # request line + headers, like nginx large_client_header_buffers
 HTTP_HEADER_COUNT_MAX = 100  # header floods are refused with 431
 HTTP_URL_SIZE_MAX_BYTES = 4 * 1024
 HTTP_HEADER_TIMEOUT_S = 10.0  # a request head must arrive within this (slowloris), else 408
@@ -45,11 +45,11 @@ WAL_LOCK_WAIT_MAX_S = 30.0  # how long open() waits for an exiting writer proces
 # --- SSE ----------------------------------------------------------------------------
 SSE_SUBSCRIBERS_MAX = 1_024  # concurrent SSE connections
 SSE_SUBSCRIBER_BUFFER_MAX_EVENTS = 4_096  # per subscriber; a slower reader is dropped and counted
-SSE_RECENT_RECORDS_MAX = 65_536  # in-memory ring for Last-Event-ID resume; older ones come from disk
+SSE_RECENT_RECORDS_MAX = 65_536  # ring for Last-Event-ID resume; older events come from disk
 SSE_HEARTBEAT_S = 15.0
 
 # --- Venue --------------------------------------------------------------------------
-VENUE_OUTBOUND_QUEUE_MAX = 65_536  # messages waiting for the venue transport; full -> 503 QUEUE_REJECT
+VENUE_OUTBOUND_QUEUE_MAX = 65_536  # requests waiting for the venue; full -> 503 QUEUE_REJECT
 VENUE_TCP_LINE_MAX_BYTES = 64 * 1024  # longer lines on the venue protocol close the connection
 VENUE_TCP_WRITE_BUFFER_MAX_BYTES = 4 * 1024 * 1024  # a slower reader is cut off beyond this
 VENUE_ORDERS_OPEN_MAX = 1_000_000  # resting orders, all books; beyond -> REJECTED VENUE_REJECTED

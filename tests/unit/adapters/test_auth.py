@@ -11,8 +11,8 @@ import jwt
 import pytest
 
 from switchyard.adapters.auth import (
-    AuthFailure,
     Authenticator,
+    AuthFailure,
     AuthSettings,
     Principal,
     load_or_create_dev_secret,
