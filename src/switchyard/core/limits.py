@@ -6,7 +6,7 @@ relationships between them true.
 
 # --- HTTP ingress -----------------------------------------------------------------
 HTTP_BODY_SIZE_MAX_BYTES = 64 * 1024  # an order is ~200 B; 64 KiB leaves room for batch admin calls
-HTTP_HEADER_SIZE_MAX_BYTES = 16 * 1024  # request line + headers, like nginx large_client_header_buffers
+HTTP_HEADER_SIZE_MAX_BYTES = 16 * 1024  # request line + headers (nginx allows 4 x 8 KiB)
 HTTP_HEADER_COUNT_MAX = 100  # header floods are refused with 431
 HTTP_URL_SIZE_MAX_BYTES = 4 * 1024
 HTTP_HEADER_TIMEOUT_S = 10.0  # a request head must arrive within this (slowloris), else 408
