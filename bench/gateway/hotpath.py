@@ -111,6 +111,7 @@ async def measure(orders: int, batch: int) -> dict[str, float]:
     protocol.connection_made(transport)  # type: ignore[arg-type]
     per_request_us: list[float] = []
     done = 0
+    total_started = time.thread_time_ns()
     while done < orders:
         chunk = requests(token, done, batch)
         started = time.thread_time_ns()
@@ -122,7 +123,11 @@ async def measure(orders: int, batch: int) -> dict[str, float]:
         await asyncio.sleep(0)  # let commits, durability and venue effects run between batches
         if done % (batch * 20) == 0:
             await asyncio.sleep(0.01)
-    await asyncio.sleep(0.5)
+    for _ in range(500):  # let every order become durable, sent and acknowledged
+        if gateway.node.counters.reports >= orders:
+            break
+        await asyncio.sleep(0.01)
+    total_us = (time.thread_time_ns() - total_started) / done / 1000
     stats = gateway.node.order_outcomes
     await stop_gateway(gateway)
     return {
@@ -131,6 +136,8 @@ async def measure(orders: int, batch: int) -> dict[str, float]:
         "us_per_request_median": statistics.median(per_request_us),
         "us_per_request_min": min(per_request_us),
         "us_per_request_mean": statistics.fmean(per_request_us),
+        "us_per_order_all_effects": total_us,
+        "records": gateway.node.counters.records,
     }
 
 

@@ -194,6 +194,7 @@ def _recover(
         apply_record(state, risk, record.seq, record.ts_ns, payload)
         replayed += 1
     sequencer = Sequencer(state, risk, node.on_record)
+    node.recovered_state_hash = sequencer.state_hash()
     log.info(
         "recovered records=%d last_seq=%d wal_id=%s open_orders=%d seconds=%.3f state_hash=%s",
         replayed,
@@ -201,7 +202,7 @@ def _recover(
         journal.wal_id,
         state.open_count,
         time.perf_counter() - started,
-        sequencer.state_hash(),
+        node.recovered_state_hash,
     )
     return sequencer
 

@@ -197,6 +197,11 @@ def admin(ctx: GatewayContext, request: Request) -> Response:
                 "global": state.killed_global,
                 "accounts": sorted(state.killed_accounts),
             },
+            "lastSeq": state.last_seq,
+            "durableSeq": ctx.node.durable_seq,
+            # What WAL replay must rebuild exactly: compare it across a restart (operators).
+            "stateHash": ctx.node.sequencer.state_hash() if principal.is_ops else None,
+            "recoveredStateHash": ctx.node.recovered_state_hash,
             **{key: fn() for key, fn in ctx.extras.get("admin_sources", {}).items()},
         },
     )

@@ -99,6 +99,7 @@ class GatewayNode:
         self._reconcile_queue: deque[str] = deque()
         self.venue_up = False
         self.accepting = True
+        self.recovered_state_hash = ""  # state hash right after WAL replay (set by the app)
         self.counters = NodeCounters()
         self.order_outcomes: dict[str, int] = {outcome.name.lower(): 0 for outcome in Outcome}
         # latency series
