@@ -20,7 +20,15 @@ from switchyard.wal.payload import decode_payload
 from switchyard.wal.reader import WALReader
 from switchyard.wal.verify import verify
 
-from .api_common import GatewayContext, authenticate, int_param, invalid, not_found, require_ops
+from .api_common import (
+    GatewayContext,
+    authenticate,
+    authenticate_stream,
+    int_param,
+    invalid,
+    not_found,
+    require_ops,
+)
 from .auth import Principal
 from .http import DEFERRED, HandlerResult, Request, Response, Router, error_response, json_response
 from .sse import last_event_id
@@ -73,7 +81,7 @@ def _resume_point(request: Request) -> int | Response | None:
 
 
 def account_stream(ctx: GatewayContext, request: Request) -> HandlerResult:
-    principal = authenticate(ctx, request)
+    principal = authenticate_stream(ctx, request)
     if isinstance(principal, Response):
         return principal
     account = principal.account_id
@@ -90,7 +98,7 @@ def account_stream(ctx: GatewayContext, request: Request) -> HandlerResult:
 
 
 def order_stream(ctx: GatewayContext, request: Request) -> HandlerResult:
-    principal = authenticate(ctx, request)
+    principal = authenticate_stream(ctx, request)
     if isinstance(principal, Response):
         return principal
     order_id = request.params["orderId"]

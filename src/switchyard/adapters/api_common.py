@@ -48,6 +48,28 @@ def authenticate(ctx: GatewayContext, request: Request) -> Principal | Response:
     return result
 
 
+def authenticate_stream(ctx: GatewayContext, request: Request) -> Principal | Response:
+    """Auth for GET streams: the Authorization header, else a one-time `?ticket=`.
+
+    Browsers' EventSource cannot send headers, so the ops UI trades its bearer token for a
+    single-use ticket valid for seconds (`ctx.extras["stream_tickets"]`, a callable the UI
+    extension registers: ticket -> Principal or None). Only stream handlers call this; every
+    other endpoint still needs the header. Without the extension a ticket is refused.
+    """
+    if b"authorization" not in request.headers:
+        ticket = request.query_params().get("ticket")
+        if ticket is not None:
+            redeem = ctx.extras.get("stream_tickets")
+            principal = redeem(ticket) if redeem is not None else None
+            if principal is None:
+                return unauthorized(
+                    AuthFailure("INVALID_STREAM_TICKET", "the stream ticket is unknown or used")
+                )
+            assert isinstance(principal, Principal)
+            return principal
+    return authenticate(ctx, request)
+
+
 def unauthorized(failure: AuthFailure) -> Response:
     return error_response(
         401,

@@ -16,7 +16,15 @@ from msgspec import Meta
 
 from switchyard.core import limits as L
 
-from .api_common import GatewayContext, authenticate, decode_body, int_param, invalid, not_found
+from .api_common import (
+    GatewayContext,
+    authenticate,
+    authenticate_stream,
+    decode_body,
+    int_param,
+    invalid,
+    not_found,
+)
 from .http import DEFERRED, HandlerResult, Request, Response, Router, error_response, json_response
 from .market_stream import MarketHub, book_view
 
@@ -60,7 +68,7 @@ def book(ctx: GatewayContext, request: Request) -> Response:
 
 
 def stream(ctx: GatewayContext, market: MarketHub, request: Request) -> HandlerResult:
-    principal = authenticate(ctx, request)
+    principal = authenticate_stream(ctx, request)
     if isinstance(principal, Response):
         return principal
     raw = request.query_params().get("symbols", "")
