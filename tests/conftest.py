@@ -8,8 +8,10 @@ fixtures never means editing this file. A test that needs a missing external ser
 
 from pathlib import Path
 
-pytest_plugins = sorted(
+# `services` first: every other fixture module may import it at module level (a module
+# imported before pytest registers it as a plugin cannot be assertion-rewritten).
+pytest_plugins = ["tests.fixtures.services"] + sorted(
     f"tests.fixtures.{path.stem}"
     for path in (Path(__file__).parent / "fixtures").glob("*.py")
-    if not path.stem.startswith("_")
+    if not path.stem.startswith("_") and path.stem != "services"
 )
