@@ -33,6 +33,7 @@ const state = {
   positionsSoon: null,
   resyncing: false,
   amending: null,
+  lastPlaced: null,
   wired: false,
 };
 
@@ -79,7 +80,9 @@ async function submitOrder(event) {
       ...order, orderId: ack.orderId, accountId: session.who()?.account, status: ack.status, filledQty: 0,
       durable: ack.durable, acceptSeq: ack.acceptSeq, createdAt: Date.now(), trail: ["accepted"],
     });
-    $("order-result").textContent = `Accepted ${ack.orderId} (seq ${ack.acceptSeq}); ${ack.durable ? "durable" : "waiting for fsync…"}`;
+    state.lastPlaced = ack.orderId;
+    $("order-result").textContent = `Accepted ${ack.orderId} (seq ${ack.acceptSeq}); ${
+      ack.durable || state.orders.get(ack.orderId)?.durable ? "durable." : "waiting for fsync…"}`;
   } catch (error) {
     if (error instanceof ApiError && error.status === 400 && error.field && ORDER_FIELDS.includes(error.field)) {
       showFieldErrors("order", ORDER_FIELDS, { [error.field]: error.message })?.focus();
@@ -262,6 +265,9 @@ function onDurable(note) {
   order.durable = true;
   const index = order.trail.indexOf("accepted");
   if (!order.trail.includes("durable")) order.trail.splice(index + 1, 0, "durable");
+  if (note.orderId === state.lastPlaced) {
+    $("order-result").textContent = `Accepted ${order.orderId} (seq ${order.acceptSeq}); durable.`;
+  }
   renderBlotter();
 }
 
