@@ -295,6 +295,16 @@ def test_durable_answer_comes_after_the_record_is_durable(gateway: GatewayProces
     assert stats["gateway_fdatasync_count"] >= 1
     assert stats["gateway_fdatasync_p50_us"] > 0
     assert stats["wal_batch_mean_records"] >= 1
+    assert stats["wal_bytes_total"] > 0
+    metrics = {
+        line.split(" ")[0]: float(line.rsplit(" ", 1)[1])
+        for line in gateway.client().get("/metrics").body.decode().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert metrics["switchyard_wal_fsync_seconds_count"] >= 1
+    assert metrics["switchyard_wal_syncs_total"] >= 1
+    assert metrics["switchyard_wal_bytes_total"] == stats["wal_bytes_total"]
+    assert metrics["gateway_fdatasync_p99_us"] > 0
 
 
 def test_orders_survive_a_restart_with_the_same_state(tmp_path: Path) -> None:

@@ -80,6 +80,7 @@ def stats(ctx: GatewayContext, http: ServerState, request: Request) -> Response:
             wal_appended_seq=journal.appended_seq,
             wal_durable_seq=journal.durable_seq,
             wal_pending_bytes=journal.pending_bytes,
+            wal_bytes_total=journal.bytes_committed_total,
         )
     recorders = [
         ("gateway_ack", node.ack_latency),

@@ -111,17 +111,15 @@ class GatewayCollector(Collector):
                 "us",
             ),
         ]
-        fsync = self._ctx.extras.get("fsync_latency")
-        if isinstance(fsync, LatencyRecorder):
-            series.append(
-                (
-                    "switchyard_wal_fsync_seconds",
-                    "WAL batch fdatasync duration",
-                    fsync,
-                    "gateway_fdatasync",
-                    "us",
-                )
+        series.append(
+            (
+                "switchyard_wal_fsync_seconds",
+                "WAL batch fdatasync duration (one per writer batch)",
+                node.fsync_latency,
+                "gateway_fdatasync",
+                "us",
             )
+        )
         for name, doc, recorder, alias, suffix in series:
             yield histogram(name, doc, recorder)
             yield from percentile_aliases(alias, suffix, recorder)
@@ -224,6 +222,26 @@ class GatewayCollector(Collector):
             "switchyard_wal_disk_full",
             "1 while the WAL waits for disk space",
             int(journal.disk_full),
+        )
+        yield counter(
+            "switchyard_wal_bytes_total",
+            "Record bytes (framed, with checksum and chain hash) written to the WAL",
+            journal.bytes_committed_total,
+        )
+        yield counter(
+            "switchyard_wal_syncs_total",
+            "Writer batches made durable (one fdatasync each)",
+            node.wal_syncs,
+        )
+        yield counter(
+            "switchyard_wal_synced_records_total",
+            "Records made durable (divided by syncs: the mean batch size)",
+            node.wal_synced_records,
+        )
+        yield gauge(
+            "switchyard_wal_batch_records_max",
+            "Largest writer batch so far, in records",
+            node.wal_batch_records_max,
         )
 
     def _venue(self) -> Iterator[Metric]:

@@ -70,6 +70,7 @@ class Journal:
         "_used",
         "_view",
         "appended_seq",
+        "bytes_committed_total",
         "disk_full",
         "durable_hash",
         "durable_seq",
@@ -121,6 +122,7 @@ class Journal:
         # committed, not yet durable: (last seq, bytes, first append mono ns, hash, ts)
         self._committed: deque[tuple[int, int, int, bytes, int]] = deque()
         self._committed_bytes = 0
+        self.bytes_committed_total = 0  # framed record bytes handed to the writer since start
         self._fatal: BaseException | None = None
         self.disk_full = False
         # Called with (records, fdatasync ns) per writer batch, for latency and batch metrics.
@@ -224,6 +226,7 @@ class Journal:
             (last_seq, used, self._chunk_first_mono_ns, self._head, self._last_ts_ns)
         )
         self._committed_bytes += used
+        self.bytes_committed_total += used
         assert self._committed_bytes <= WAL_PENDING_MAX_BYTES, self._committed_bytes
         self._flusher.submit((data, self._chunk_first_seq, last_seq, self._last_ts_ns))
 
