@@ -4,6 +4,11 @@
 `/events` is the seed App's ingestion path: a validated `{price, volume}` for a key, sequenced
 and journaled like an order (so it survives restarts and reaches the outbox), updating the
 key's state (last price, volume, VWAP, count) and the venue's reference price for that symbol.
+With several engines, only the key's owner accepts it (`ctx.extras["ownership"]`, installed
+by extensions/ownership.py; 409 NOT_OWNER names the owner). Of the seed's FAST_PATH_*
+settings only FAST_PATH_SYMBOLS keeps a meaning here (which keys drive the venue's reference
+price, as the seed's fast path fed its order book); the rest are retired (listed below, and
+warned about at start).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Annotated, Final
 import msgspec
 from msgspec import Meta
 
+from switchyard.core import env
 from switchyard.core import limits as L
 
 from .api_common import (
@@ -30,6 +36,23 @@ from .market_stream import MarketHub, book_view
 
 _KEY_RE: Final = re.compile(r"^[A-Za-z0-9._-]+$")
 
+FAST_PATH_SYMBOLS = env.declare(
+    "FAST_PATH_SYMBOLS",
+    "",
+    "Keys whose POST /events prices drive the venue's reference price (CSV; empty = every "
+    "venue symbol); other keys are journaled and tracked only (the seed's slow path)",
+    env.csv,
+    section="events",
+)
+# The seed's other fast-path settings: accepted, ignored, warned about at start.
+RETIRED_FAST_PATH_SETTINGS: Final = {
+    "FAST_PATH_ENABLE": "there is one path: every event is checked, sequenced and journaled",
+    "FAST_PATH_FALLBACK": "no ring to overflow: a full inbox answers 503 (backpressure)",
+    "FAST_PATH_METRICS": "latency histograms are always on (/stats, /metrics)",
+    "FAST_PATH_BUFFER_SIZE": "bounded queues are sized by BACKPRESSURE_* and WAL settings",
+    "FAST_PATH_WAIT_STRATEGY": "no consumer thread: the event loop runs the sequencer",
+}
+
 
 class EventRequest(msgspec.Struct, forbid_unknown_fields=True):
     price: Annotated[int, Meta(gt=0, le=L.ORDER_PRICE_MAX)]
@@ -43,7 +66,11 @@ def register(router: Router, ctx: GatewayContext, market: MarketHub) -> None:
     router.get("/market/symbols", lambda r: symbols(ctx, r), name="market_symbols")
     router.get("/market/{symbol}/book", lambda r: book(ctx, r), name="market_book")
     router.get("/market/stream", lambda r: stream(ctx, market, r), name="market_stream")
-    router.post("/events", lambda r: post_event(ctx, r), json_body=True, name="post_event")
+    drives = FAST_PATH_SYMBOLS.read(ctx.settings_view)
+    reference_keys = frozenset(drives) if drives else None
+    router.post(
+        "/events", lambda r: post_event(ctx, r, reference_keys), json_body=True, name="post_event"
+    )
     router.get("/events/{key}", lambda r: get_event_key(ctx, r), name="get_event_key")
 
 
@@ -80,7 +107,9 @@ def stream(ctx: GatewayContext, market: MarketHub, request: Request) -> HandlerR
     return market.subscribe(wanted)
 
 
-def post_event(ctx: GatewayContext, request: Request) -> HandlerResult:
+def post_event(
+    ctx: GatewayContext, request: Request, reference_keys: frozenset[str] | None = None
+) -> HandlerResult:
     principal = authenticate(ctx, request)
     if isinstance(principal, Response):
         return principal
@@ -105,7 +134,11 @@ def post_event(ctx: GatewayContext, request: Request) -> HandlerResult:
             503, "SHUTTING_DOWN", "the gateway is stopping", headers=((b"retry-after", b"1"),)
         )
     seq = ctx.node.record_market_event(
-        key=key, price=body.price, volume=body.volume, account_id=principal.account_id
+        key=key,
+        price=body.price,
+        volume=body.volume,
+        account_id=principal.account_id,
+        reference=reference_keys is None or key in reference_keys,
     )
     payload = {"status": "OK", "key": key, "seq": seq}
     if params.get("ack") == "durable":

@@ -295,7 +295,10 @@ class GatewayNode:
             now_ns=self.clock.wall_ns(),
         )
 
-    def record_market_event(self, *, key: str, price: int, volume: int, account_id: str) -> int:
+    def record_market_event(
+        self, *, key: str, price: int, volume: int, account_id: str, reference: bool = True
+    ) -> int:
+        """Sequence a keyed event; with `reference`, it also moves the venue's reference."""
         seq = self.sequencer.record_market_event(
             key=key,
             price=price,
@@ -303,7 +306,7 @@ class GatewayNode:
             account_id=account_id,
             now_ns=self.clock.wall_ns(),
         )
-        if self.venue_up and key in self.venue.symbols():
+        if reference and self.venue_up and key in self.venue.symbols():
             self.venue.send(VenueReference(key, price))
         return seq
 
