@@ -109,6 +109,9 @@ def submit_order(ctx: GatewayContext, request: Request) -> HandlerResult:
     order = decode_body(_ORDER_DECODER, request.body)
     if isinstance(order, Response):
         return order
+    not_here = _ownership(ctx, order.symbol)
+    if not_here is not None:
+        return not_here
     problem = _check_order(order)
     if problem is not None:
         return problem
@@ -147,6 +150,12 @@ def _admission(ctx: GatewayContext) -> Response | None:
         return error_response(503, "SHUTTING_DOWN", "the gateway is stopping", headers=_RETRY_1)
     admission = ctx.extras.get("admission")
     return admission() if admission is not None else None
+
+
+def _ownership(ctx: GatewayContext, symbol: str) -> Response | None:
+    """409 NOT_OWNER (or 503 in a hand-over) when another engine owns the symbol."""
+    check = ctx.extras.get("ownership")  # installed by extensions/ownership.py
+    return check(symbol) if check is not None else None
 
 
 def _check_order(order: OrderRequest) -> Response | None:
