@@ -41,6 +41,7 @@ def source_factory(settings: BackofficeSettings, store: Store) -> Callable[[], E
                 topic=settings.topic,
                 group_id=settings.group_id,
                 session_timeout_ms=settings.session_timeout_ms,
+                topic_partitions=settings.topic_partitions,
             )
 
         return kafka

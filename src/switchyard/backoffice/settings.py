@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from switchyard.core import env
-from switchyard.outbox.settings import KAFKA_BOOTSTRAP_SERVERS, KAFKA_TOPIC, read_shared
+from switchyard.outbox.settings import (
+    KAFKA_BOOTSTRAP_SERVERS,
+    KAFKA_TOPIC,
+    KAFKA_TOPIC_PARTITIONS,
+    read_shared,
+)
 from switchyard.wal.settings import HMAC_KEY
 
 _SECTION = "back office"
@@ -100,6 +105,7 @@ class BackofficeSettings:
     db_url: str
     kafka_bootstrap: str
     topic: str
+    topic_partitions: int
     group_id: str
     session_timeout_ms: int
     wal_dir: Path
@@ -126,6 +132,7 @@ class BackofficeSettings:
             db_url=APP_DB_URL.read(environ) or default_db_url(data),
             kafka_bootstrap=KAFKA_BOOTSTRAP_SERVERS.read(environ),
             topic=KAFKA_TOPIC.read(environ),
+            topic_partitions=KAFKA_TOPIC_PARTITIONS.read(environ),
             group_id=KAFKA_GROUP_ID.read(environ),
             session_timeout_ms=KAFKA_SESSION_TIMEOUT_MS.read(environ),
             wal_dir=Path(wal_dir) if wal_dir else data / "wal",

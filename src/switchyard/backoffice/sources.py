@@ -22,6 +22,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from switchyard.core.events import SessionStarted
 from switchyard.outbox import EnvelopeEncoder, kafka_key, source_name, wal_identity
+from switchyard.outbox.publisher import ensure_topic
 from switchyard.outbox.sessions import EngineHistory
 from switchyard.outbox.settings import DEFAULT_ENGINE_ID
 from switchyard.wal import WALTailer, decode_payload
@@ -32,6 +33,7 @@ from .store import WALCursor
 log = logging.getLogger("switchyard.backoffice.source")
 
 FETCH_WAIT_MAX_MS = 20
+METADATA_REFRESH_MS = 10_000
 WAL_IDLE_WAIT_S = 0.002  # an idle WAL source re-reads the durable watermark this often
 
 
@@ -81,6 +83,7 @@ class KafkaEventSource:
         topic: str,
         group_id: str,
         session_timeout_ms: int,
+        topic_partitions: int = 3,
         extra_config: dict[str, Any] | None = None,
     ) -> None:
         config: dict[str, Any] = {
@@ -95,10 +98,13 @@ class KafkaEventSource:
             # only when it expires (it does not wake waiting fetches), so this bounds the lag
             # of an idle-then-busy partition: 500 ms by default, 20 ms here (bench/outbox).
             "fetch.wait.max.ms": FETCH_WAIT_MAX_MS,
+            # A topic created after we subscribed is seen at the next refresh (default 5 min).
+            "topic.metadata.refresh.interval.ms": METADATA_REFRESH_MS,
             "error_cb": self._on_error,
         }
         config.update(extra_config or {})
         self.topic = topic
+        ensure_topic(bootstrap, topic, topic_partitions)  # before subscribing (see there)
         self._consumer = Consumer(config)
         self._consumer.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         self._batch_first: dict[int, int] = {}  # partition -> first offset of the last poll

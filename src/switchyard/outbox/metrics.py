@@ -26,6 +26,10 @@ class OutboxCollector(Collector):
         self.outbox = outbox
 
     def collect(self) -> Iterator[Metric]:
+        yield from self._seed_names()
+        yield from self._switchyard_names()
+
+    def _seed_names(self) -> Iterator[Metric]:
         o = self.outbox
         yield _gauge("gateway_kafka_enabled", "1 when the outbox publishes to Kafka", 1)
         yield _counter(
@@ -60,6 +64,9 @@ class OutboxCollector(Collector):
         yield _gauge(
             "gateway_outbox_backoff_current_ms", "current retry delay", o.backoff_current_ms
         )
+
+    def _switchyard_names(self) -> Iterator[Metric]:
+        o = self.outbox
         yield _gauge(
             "switchyard_outbox_acked_seq",
             "highest seq acknowledged with all before it",

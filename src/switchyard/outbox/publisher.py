@@ -496,27 +496,8 @@ class Outbox:
             )
 
     def _ensure_topic(self) -> bool:
-        """Create the topic if it is missing; False when the broker could not be asked."""
-        from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
-
-        admin = AdminClient({"bootstrap.servers": self.settings.bootstrap_servers})
-        topic = NewTopic(
-            self.settings.topic, num_partitions=self.settings.topic_partitions, replication_factor=1
-        )
-        try:
-            futures = admin.create_topics([topic], request_timeout=2.0)
-            futures[self.settings.topic].result(timeout=3.0)
-            log.info("event=outbox_topic_created topic=%s", self.settings.topic)
-        except KafkaException as error:
-            code = error.args[0].code() if error.args else None
-            if code == KafkaError.TOPIC_ALREADY_EXISTS:
-                return True
-            log.warning("event=outbox_topic_check_failed error=%s", error)
-            return False
-        except Exception as error:  # noqa: BLE001 - edge: broker down at start is retried later
-            log.warning("event=outbox_topic_check_failed error=%s", error)
-            return False
-        return True
+        settings = self.settings
+        return ensure_topic(settings.bootstrap_servers, settings.topic, settings.topic_partitions)
 
     def _on_client_error(self, error: KafkaError) -> None:
         # Connection-level problems (all brokers down, ...): delivery reports decide what to do.
@@ -552,3 +533,29 @@ def wal_identity(wal_dir: Path) -> tuple[bytes, int] | None:
 
 def _unhealthy_status(state: OutboxState) -> str:
     return "failed" if state is OutboxState.FAILED else "degraded"
+
+
+def ensure_topic(bootstrap: str, topic: str, partitions: int) -> bool:
+    """Create `topic` if it is missing; False when the broker could not be asked.
+
+    The outbox and the back office both call it: a consumer that subscribes to a topic that
+    does not exist yet would only notice it at its next metadata refresh.
+    """
+    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    wanted = NewTopic(topic, num_partitions=partitions, replication_factor=1)
+    try:
+        futures = admin.create_topics([wanted], request_timeout=2.0)
+        futures[topic].result(timeout=3.0)
+        log.info("event=kafka_topic_created topic=%s partitions=%d", topic, partitions)
+    except KafkaException as error:
+        code = error.args[0].code() if error.args else None
+        if code == KafkaError.TOPIC_ALREADY_EXISTS:
+            return True
+        log.warning("event=kafka_topic_check_failed topic=%s error=%s", topic, error)
+        return False
+    except Exception as error:  # noqa: BLE001 - edge: broker down at start is retried later
+        log.warning("event=kafka_topic_check_failed topic=%s error=%s", topic, error)
+        return False
+    return True
