@@ -12,20 +12,40 @@ durable, and stores the final offset). The gateway's extension package only has 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
 
 from .metrics import OutboxCollector
 from .publisher import Outbox, OutboxState
-
-if TYPE_CHECKING:
-    from switchyard.app import Gateway
 
 ORDER = 60  # after admission control and the features that append records
 log = logging.getLogger("switchyard.outbox")
 
 
-def install(gateway: Gateway, environ: Mapping[str, str]) -> Outbox | None:
+class _Context(Protocol):
+    """What the outbox needs of the gateway's context (switchyard.adapters.GatewayContext)."""
+
+    @property
+    def wal_dir(self) -> Path: ...
+    @property
+    def hmac_key(self) -> bytes | None: ...
+    @property
+    def engine_id(self) -> str: ...
+    @property
+    def extras(self) -> dict[str, Any]: ...
+
+
+class _Gateway(Protocol):
+    """What the outbox needs of a built gateway (switchyard.app.Gateway; the app is a layer up)."""
+
+    @property
+    def ctx(self) -> _Context: ...
+    @property
+    def on_stop(self) -> list[Callable[[], Any]]: ...
+
+
+def install(gateway: _Gateway, environ: Mapping[str, str]) -> Outbox | None:
     ctx = gateway.ctx
     outbox = Outbox.from_env(
         environ, ctx.wal_dir, ctx.hmac_key, engine_id=ctx.engine_id, on_fatal=_fatal
