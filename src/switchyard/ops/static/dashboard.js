@@ -32,12 +32,13 @@ function buildCharts() {
       series: [
         { key: "orders", label: "orders accepted", color: COLORS.a },
         { key: "requests", label: "HTTP requests", color: COLORS.p50 },
+        { key: "syncs", label: "fdatasyncs", color: COLORS.b },
       ],
     }),
     fsync: latency("chart-fsync", "WAL fdatasync latency", "fsync", []),
     batch: new TimeChart(box, {
       id: "chart-batch", title: "WAL batch size (records per fdatasync)", format: (v) => num(v, 1),
-      series: [{ key: "batch", label: "mean records", color: COLORS.b }, { key: "syncs", label: "fdatasyncs / s", color: COLORS.a }],
+      series: [{ key: "batch", label: "mean records per batch", color: COLORS.b }],
     }),
     shed: new TimeChart(box, {
       id: "chart-shed", title: "Shed and errors (per second)", format: (v) => num(v, 1),
@@ -78,8 +79,8 @@ function render() {
   charts.fast.setData(latency);
   charts.durable.setData(latency);
   charts.fsync.setData(latency);
-  charts.throughput.setData(points((s) => ({ orders: s.throughput.ordersPerS, requests: s.throughput.requestsPerS })));
-  charts.batch.setData(points((s) => ({ batch: s.wal.syncsPerS ? s.wal.batchMean : null, syncs: s.wal.syncsPerS })));
+  charts.throughput.setData(points((s) => ({ orders: s.throughput.ordersPerS, requests: s.throughput.requestsPerS, syncs: s.wal.syncsPerS })));
+  charts.batch.setData(points((s) => ({ batch: s.wal.syncsPerS ? s.wal.batchMean : null })));
   charts.shed.setData(points((s) => ({ shed: s.backpressure.shedPerS, errors: s.errors.perS })));
   charts.outbox.setData(points((s) => ({ lag: s.outbox.enabled ? s.outbox.lagRecords : null })));
   renderKpis(last);

@@ -58,3 +58,16 @@ export function toast(message) {
   clearTimeout(toastTimer);
   toastTimer = setTimeout(() => box.classList.remove("show"), 4000);
 }
+
+/** A function that runs `render` at most once per animation frame, however often called. */
+export function coalesced(render) {
+  let pending = false;
+  return () => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => {
+      pending = false;
+      render();
+    });
+  };
+}

@@ -2,7 +2,7 @@
 // /market/stream, the account's orders live from /stream, cancel/amend, positions from the
 // back office (through the gateway) or a clear offline state.
 
-import { $, el, fill, showFieldErrors, toast } from "./dom.js";
+import { $, coalesced, el, fill, showFieldErrors, toast } from "./dom.js";
 import { api, ApiError } from "./api.js";
 import { LiveStream } from "./streams.js";
 import { validateOrder, validateReplace, newClientOrderId } from "./validate.js";
@@ -13,7 +13,8 @@ const ORDER_FIELDS = ["symbol", "side", "type", "qty", "price", "timeInForce", "
 const TERMINAL = new Set(["FILLED", "CANCELED", "REJECTED", "DENIED", "EXPIRED"]);
 const BOOK_LEVELS = 10;
 const TRADES_MAX = 30;
-const BLOTTER_MAX = 200;
+const BLOTTER_MAX = 200; // orders kept
+const BLOTTER_ROWS_MAX = 100; // rows drawn
 const POSITIONS_EVERY_MS = 5000;
 const STEP_OF = {
   OrderAccepted: "accepted", OrderSent: "sent", OrderAcked: "resting", CancelRequested: "cancel requested",
@@ -151,7 +152,7 @@ function onDelta(delta) {
   applyLevels(book.bids, delta.bids);
   applyLevels(book.asks, delta.asks);
   book.seq = delta.seq;
-  renderBook();
+  scheduleBook();
 }
 
 function renderBook() {
@@ -171,6 +172,8 @@ function renderBook() {
   $("book-table").dataset.seq = String(state.book.seq ?? "");
 }
 
+const scheduleBook = coalesced(renderBook);
+
 function spreadText(asks, bids) {
   if (!asks.length || !bids.length) return "one side empty";
   const ask = asks[asks.length - 1][0];
@@ -182,9 +185,11 @@ function onTrade(trade) {
   if (trade.symbol !== state.symbol) return;
   state.trades.unshift(trade);
   state.trades.length = Math.min(state.trades.length, TRADES_MAX);
-  fill($("trades-body"), ...state.trades.map((t) => el("tr", { class: t.aggressor === "BUY" ? "buy" : "sell" },
-    el("td", {}, clock(t.ts)), el("td", { class: "num" }, int(t.price)), el("td", { class: "num" }, int(t.qty)), el("td", {}, t.aggressor))));
+  scheduleTrades();
 }
+
+const scheduleTrades = coalesced(() => fill($("trades-body"), ...state.trades.map((t) => el("tr", { class: t.aggressor === "BUY" ? "buy" : "sell" },
+  el("td", {}, clock(t.ts)), el("td", { class: "num" }, int(t.price)), el("td", { class: "num" }, int(t.qty)), el("td", {}, t.aggressor)))));
 
 function watchSymbol(symbol) {
   state.symbol = symbol;
@@ -217,11 +222,8 @@ function upsertOrder(patch) {
   merged.trail = patch.trail && !current ? patch.trail : current?.trail || [];
   if (current?.durable) merged.durable = true;
   state.orders.set(patch.orderId, merged);
-  if (state.orders.size > BLOTTER_MAX) {
-    const oldest = [...state.orders.values()].sort((a, b) => (a.acceptSeq || 0) - (b.acceptSeq || 0))[0];
-    state.orders.delete(oldest.orderId);
-  }
-  renderBlotter();
+  if (state.orders.size > BLOTTER_MAX) state.orders.delete(state.orders.keys().next().value); // oldest first
+  scheduleBlotter();
   return merged;
 }
 
@@ -256,7 +258,7 @@ function onOrderEvent(record) {
     ? (record.status === "FILLED" ? "filled" : "partially filled")
     : STEP_OF[record.eventType];
   if (step) addStep(record.orderId, step);
-  renderBlotter();
+  scheduleBlotter();
 }
 
 function onDurable(note) {
@@ -268,16 +270,18 @@ function onDurable(note) {
   if (note.orderId === state.lastPlaced) {
     $("order-result").textContent = `Accepted ${order.orderId} (seq ${order.acceptSeq}); durable.`;
   }
-  renderBlotter();
+  scheduleBlotter();
 }
 
 function renderBlotter() {
   const openOnly = $("blotter-open-only").checked;
   const rows = [...state.orders.values()]
     .filter((o) => !openOnly || !TERMINAL.has(o.status))
-    .sort((a, b) => (b.acceptSeq || 0) - (a.acceptSeq || 0));
+    .sort((a, b) => (b.acceptSeq || 0) - (a.acceptSeq || 0))
+    .slice(0, BLOTTER_ROWS_MAX);
   fill($("blotter-body"), ...rows.map(orderRow));
 }
+const scheduleBlotter = coalesced(renderBlotter);
 
 function orderRow(order) {
   const final = TERMINAL.has(order.status);
