@@ -310,6 +310,82 @@ def test_change_the_strategy_config(gateway: Any, ui_page: Any) -> None:
     assert "ui-test-admin-token" not in ui_page.content()
 
 
+def test_strategy_editor_follows_the_documented_contract(gateway: Any, ui_page: Any) -> None:
+    """The editor against DESIGN §3's strategy contract, emulated in the browser (page.route):
+    per-field errors from `errors`, the admin token, version checks, enable/disable, decisions.
+    """
+    config: dict[str, Any] = {
+        "version": 3,
+        "enabled": False,
+        "symbols": ["7203", "6758"],
+        "tickMs": 1000,
+        "maxOrdersPerMin": 0,
+        "cooldownMs": 0,
+        "updatedAt": 1_795_700_000_000,
+    }
+    puts: list[dict[str, Any]] = []
+
+    def strategy(route: Any) -> None:
+        request = route.request
+        if request.method == "GET":
+            route.fulfill(json=config)
+            return
+        if request.headers.get("authorization") != f"Bearer {ADMIN_TOKEN}":
+            route.fulfill(status=401, json={"error": "UNAUTHORIZED", "message": "admin token"})
+            return
+        body = request.post_data_json
+        puts.append(body)
+        if body["version"] != config["version"]:
+            route.fulfill(status=409, json={"error": "VERSION_CONFLICT", "message": "stale"})
+            return
+        errors = []
+        if not 100 <= body["tickMs"] <= 60_000:
+            errors.append({"field": "tickMs", "message": "tickMs must be between 100 and 60000"})
+        if not body["symbols"]:
+            errors.append({"field": "symbols", "message": "symbols must not be empty"})
+        if errors:
+            route.fulfill(
+                status=400, json={"error": "INVALID_CONFIG", "message": "bad", "errors": errors}
+            )
+            return
+        fields = ("enabled", "symbols", "tickMs", "maxOrdersPerMin", "cooldownMs")
+        config.update({name: body[name] for name in fields}, version=config["version"] + 1)
+        route.fulfill(json=config)
+
+    decisions = {"decisions": [{"symbol": "7203", "action": "BUY", "reason": "sma cross up"}]}
+    ui_page.route("**/api/strategy", strategy)
+    ui_page.route("**/api/strategy/decisions*", lambda route: route.fulfill(json=decisions))
+    sign_in(ui_page, gateway.url, gateway.token("alice"), "strategy")
+    expect(ui_page.locator("#strategy-version")).to_have_text("3")
+    expect(ui_page.locator("#decisions-body")).to_contain_text("sma cross up")
+    ui_page.fill("#strategy-field-tickMs", "5")
+    ui_page.fill("#strategy-field-symbols", " ")
+    ui_page.click("#strategy-save")
+    expect(ui_page.locator("#admin-token-error")).to_contain_text("admin token")
+    ui_page.fill("#admin-token", ADMIN_TOKEN)
+    ui_page.click("#admin-token-form button[type=submit]")
+    ui_page.click("#strategy-save")
+    expect(ui_page.locator("#strategy-tickMs-error")).to_have_text(
+        "tickMs must be between 100 and 60000"
+    )
+    expect(ui_page.locator("#strategy-symbols-error")).to_have_text("symbols must not be empty")
+    expect(ui_page.locator("#strategy-field-tickMs")).to_have_attribute("aria-invalid", "true")
+    ui_page.fill("#strategy-field-tickMs", "2000")
+    ui_page.fill("#strategy-field-symbols", "7203, 9984")
+    ui_page.click("#strategy-save")
+    expect(ui_page.get_by_test_id("strategy-result")).to_have_text("Saved: version 4.")
+    assert puts[-1]["version"] == 3
+    assert (puts[-1]["tickMs"], puts[-1]["symbols"]) == (2000, ["7203", "9984"])
+    assert puts[-1]["updatedAt"] == 1_795_700_000_000  # read-only fields go back as read
+    ui_page.get_by_test_id("strategy-toggle").click()
+    expect(ui_page.get_by_test_id("strategy-toggle")).to_have_text("Disable strategy")
+    assert puts[-1]["enabled"] is True
+    config["version"] = 9  # someone else saved meanwhile
+    ui_page.click("#strategy-save")
+    expect(ui_page.locator("#strategy-form-error")).to_contain_text("changed the config")
+    assert ADMIN_TOKEN not in ui_page.content()
+
+
 # --- audit ---------------------------------------------------------------------------------
 
 

@@ -16,8 +16,9 @@ export class ApiError extends Error {
 
 const TIMEOUT_MS = 10000;
 
-/** fetch JSON: `api("/orders", {method: "POST", body: {...}, headers: {...}})`. */
-export async function api(path, { method = "GET", body, headers = {}, auth = true, bearer } = {}) {
+/** fetch JSON: `api("/orders", {method: "POST", body: {...}, headers: {...}})`.
+ *  `bearer` replaces the session token; `keepSession` keeps the session on a 401. */
+export async function api(path, { method = "GET", body, headers = {}, auth = true, bearer, keepSession = false } = {}) {
   const init = { method, headers: { accept: "application/json", ...headers }, cache: "no-store" };
   const value = bearer ?? (auth ? session.token() : null);
   if (value) init.headers.authorization = `Bearer ${value}`;
@@ -43,7 +44,8 @@ export async function api(path, { method = "GET", body, headers = {}, auth = tru
   }
   if (!response.ok) {
     const error = new ApiError(response.status, data);
-    if (response.status === 401 && auth && !bearer && value) {
+    // The session's token was refused: sign out (not for a write that needs another token).
+    if (response.status === 401 && auth && !bearer && !keepSession && value) {
       session.signOut(`Signed out: ${error.message} (${error.code}).`);
     }
     throw error;

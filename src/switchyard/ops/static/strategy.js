@@ -114,7 +114,7 @@ function showErrors(errors) {
 }
 
 async function put(config) {
-  return api("/api/strategy", { method: "PUT", body: config, ...authHeaders() });
+  return api("/api/strategy", { method: "PUT", body: config, keepSession: true, ...authHeaders() });
 }
 
 function explain(error) {
