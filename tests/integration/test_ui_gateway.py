@@ -210,12 +210,17 @@ def test_dashboard_feed_sends_history_then_snapshots(gateway: GatewayProcess) ->
     body = {"symbol": "BTC", "side": "BUY", "type": "LIMIT", "qty": 1, "price": 1}
     for index in range(5):
         assert client.post("/orders", {**body, "clientOrderId": f"feed-{index}"}).status == 202
-    _, name, snapshot = feed.next_event(timeout_s=5)
-    assert name == "snapshot"
+    snapshots = []
+    for _ in range(5):  # the first one may have been taken before the orders arrived
+        _, name, snapshot = feed.next_event(timeout_s=5)
+        assert name == "snapshot"
+        snapshots.append(snapshot)
+        if snapshot["latencyUs"]["fastAck"]["count"] >= 5:
+            break
     assert snapshot["health"]["status"] == "healthy"
     assert set(snapshot["latencyUs"]) == {"fastAck", "durableAck", "fsync"}
     assert snapshot["latencyUs"]["fastAck"]["count"] >= 5
-    assert snapshot["throughput"]["ordersPerS"] > 0
+    assert max(s["throughput"]["ordersPerS"] for s in snapshots) > 0
     assert snapshot["slo"]["fastAckP99"] == 1000
     assert snapshot["outbox"]["enabled"] is False
     assert snapshot["backpressure"]["state"] == "normal"
