@@ -27,8 +27,9 @@ from switchyard.adapters.api_common import (
     authenticate,
     authenticate_stream,
     decode_body,
+    unauthorized,
 )
-from switchyard.adapters.auth import mint_token
+from switchyard.adapters.auth import AuthFailure, mint_token
 from switchyard.adapters.http import (
     HandlerResult,
     Request,
@@ -126,7 +127,10 @@ class OperationsUI:
         principal = authenticate(self.ctx, request)
         if isinstance(principal, Response):
             return principal
-        issued = self.tickets.issue(principal, wall_now_s=time.time())
+        now_s = time.time()
+        if principal.expires_at_s <= now_s:  # accepted within the clock skew, but no ticket
+            return unauthorized(AuthFailure("TOKEN_EXPIRED", "the token has expired"))
+        issued = self.tickets.issue(principal, wall_now_s=now_s)
         if issued is None:
             return error_response(
                 503,
