@@ -142,22 +142,29 @@ class Ownership:
 
     # --- lifecycle ------------------------------------------------------------------------------
 
-    def start_after_listening(self) -> None:
+    def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._task = loop.create_task(self._start(), name="ownership-start")
+        if self.settings.mode == "static":
+            # Runs once build_gateway() returned (after the SessionStarted record) and before
+            # the server listens (start_gateway awaits before create_server completes).
+            loop.call_soon(self._start_static)
+        else:
+            self._task = loop.create_task(self._start_etcd(), name="ownership-start")
 
-    async def _start(self) -> None:
+    def _start_static(self) -> None:
+        self.table.serving = frozenset(self.settings.owned_keys)
+        recorder = NodeRecorder(self.gateway.node, self.settings.engine_id)
+        recorder.record(0, tuple(sorted(self.table.serving)))
+
+    async def _start_etcd(self) -> None:
         gateway = self.gateway
-        # start_gateway() has no "listening" signal for extensions; the port is it.
+        # start_gateway() has no "listening" signal for extensions; the port is it. Until
+        # registered, this engine serves nothing, so starting late is safe.
         while gateway.http.port == 0:  # noqa: ASYNC110
             await asyncio.sleep(_LISTEN_POLL_S)
         if self.engine_url.endswith(":0"):
             self.engine_url = f"{self.engine_url[:-2]}:{gateway.http.port}"
         recorder = NodeRecorder(gateway.node, self.settings.engine_id)
-        if self.settings.mode == "static":
-            self.table.serving = frozenset(self.settings.owned_keys)
-            recorder.record(0, tuple(sorted(self.table.serving)))
-            return
         coordinator = Coordinator(
             etcd=EtcdGateway(parse_endpoints(self.settings.endpoints)),
             settings=self.settings,
@@ -361,7 +368,7 @@ def install(gateway: Gateway, environ: Mapping[str, str]) -> Ownership:
     if settings.mode == "all":
         return ownership
     extras["ownership"] = ownership.hook()
-    ownership.start_after_listening()
+    ownership.start()
     gateway.on_stop.append(ownership.stop)
     log.info(
         "event=ownership mode=%s engine=%s url=%s",

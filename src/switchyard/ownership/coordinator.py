@@ -633,7 +633,7 @@ class Coordinator:
             "leaseDeadlineInMs": round((table.deadline_ns - now_ns) / 1e6) if self.lease else None,
             "appliedRevision": self.applied_revision,
             "assignmentRevision": view.assignment_revision if view is not None else 0,
-            "engines": sorted(view.engines) if view is not None else [],
+            "liveEngines": sorted(view.engines) if view is not None else [],
             "pendingKeys": sorted(table.pending),
             "etcd": {
                 "reachable": self.etcd_reachable,
