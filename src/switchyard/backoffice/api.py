@@ -61,6 +61,7 @@ class APIContext:
     registry: CollectorRegistry
     gateway_url: str
     gateway_secret: bytes
+    gateway_claims: dict[str, object]  # iss / aud the gateway requires (JWT_ISSUER, JWT_AUDIENCE)
     currency: str
     reconcile_wait_s: float
     source_name: str
@@ -155,7 +156,11 @@ class BackofficeAPI:
             return scope
         context = self.context
         token = mint_token(
-            context.gateway_secret, "backoffice", role="ops", ttl_s=GATEWAY_TOKEN_TTL_S
+            context.gateway_secret,
+            "backoffice",
+            role="ops",
+            ttl_s=GATEWAY_TOKEN_TTL_S,
+            extra=context.gateway_claims,
         )
         try:
             view = reconcile.fetch_gateway_view(context.gateway_url, token)

@@ -54,6 +54,15 @@ def source_factory(settings: BackofficeSettings, store: Store) -> Callable[[], E
     return wal
 
 
+def _gateway_claims(auth: AuthSettings) -> dict[str, object]:
+    claims: dict[str, object] = {}
+    if auth.issuer:
+        claims["iss"] = auth.issuer
+    if auth.audience:
+        claims["aud"] = auth.audience
+    return claims
+
+
 @dataclass
 class RunningBackoffice:
     server: HTTPServer
@@ -101,6 +110,7 @@ async def start(
             registry=registry,
             gateway_url=settings.gateway_url,
             gateway_secret=auth.secret,
+            gateway_claims=_gateway_claims(auth),
             currency=settings.currency,
             reconcile_wait_s=settings.reconcile_wait_ms / 1000,
             source_name="kafka" if settings.kafka_bootstrap else "wal",

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from sqlalchemy import exc as sa_exc
 
 from switchyard.backoffice import rebuild as rebuild_module
 from switchyard.backoffice.db import current_revision, open_database
@@ -51,6 +52,14 @@ def run(args: argparse.Namespace) -> int:
     data_dir = resolve_data_dir(environ, args.data_dir)
     settings = BackofficeSettings.from_env(environ, data_dir=data_dir)
     _configure_logging()
+    try:
+        return _act(args, settings, environ)
+    except sa_exc.OperationalError as error:
+        sys.stderr.write(f"switchyard backoffice: database unavailable: {error.orig}\n")
+        return 1
+
+
+def _act(args: argparse.Namespace, settings: BackofficeSettings, environ: dict[str, str]) -> int:
     if args.action == "migrate":
         engine = open_database(settings.db_url)
         revision = current_revision(engine)

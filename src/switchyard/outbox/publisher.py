@@ -504,6 +504,9 @@ class Outbox:
         self.last_error = f"{error.name()}: {error.str()}"
 
     def _shutdown(self) -> None:
+        if self._encoder is None:  # stopped before the WAL existed: nothing read, nothing to store
+            self.state = OutboxState.STOPPED
+            return
         producer = self._producer
         if producer is not None and not self._failed:
             producer.flush(self._close_timeout_s)
