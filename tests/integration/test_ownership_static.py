@@ -3,8 +3,11 @@ real gateway processes; the seed's /events answers (200, 400, 401, 405, 409); FA
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -135,3 +138,24 @@ def test_single_engine_owns_every_key_and_records_no_ownership(solo_gw: GatewayP
     assert RecordType.OWNERSHIP_CHANGED not in types
     health = client.get("/health").json()["checks"]["ownership"]
     assert (health["status"], health["mode"]) == ("healthy", "all")
+
+
+def assign_audit(*directories: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "switchyard", "assign", "--audit", *map(str, directories)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_audit_cli_flags_two_static_owners_of_one_key(
+    static_gw: GatewayProcess, tmp_path: Path
+) -> None:
+    twin = GatewayProcess(tmp_path / "s2", env={"ENGINE_ID": "s2", "OWNED_KEYS": "BTC"})
+    with twin:
+        assert twin.client("t").post("/events?key=BTC&ack=durable", {"price": 1}).status == 200
+        assert static_gw.client("t").post("/events?key=BTC&ack=durable", {"price": 2}).status == 200
+    alone = assign_audit(static_gw.data_dir)
+    assert alone.returncode == 0, alone.stdout
+    assert alone.stdout.startswith("ok: ")
+    both = assign_audit(static_gw.data_dir, twin.data_dir / "wal")
+    assert both.returncode == 1
+    assert "concurrent write" in both.stdout
+    assert "overlap: key BTC" in both.stdout

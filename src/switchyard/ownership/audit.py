@@ -19,7 +19,7 @@ argument of the protocol (ack before gain) is what makes this hold; this checks 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
@@ -93,7 +93,7 @@ def read_facts(wal_dir: Path, *, hmac_key: bytes | None = None) -> Iterator[Fact
             yield Fact(record.seq, record.ts_ns, "write", (payload.symbol,))
 
 
-def audit(engines: dict[str, Iterable[Fact]], *, tolerance_ns: int = 0) -> AuditReport:
+def audit(engines: Mapping[str, Iterable[Fact]], *, tolerance_ns: int = 0) -> AuditReport:
     """Check the facts of several engines (name -> its facts in seq order)."""
     report = AuditReport()
     writes: list[tuple[str, str, int, int]] = []  # engine, key, ts, seq
