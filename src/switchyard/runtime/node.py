@@ -119,6 +119,8 @@ class GatewayNode:
         self.wal_syncs = 0  # writer batches made durable
         self.wal_synced_records = 0  # records they held (syncs / records = batch size)
         self.wal_batch_records_max = 0
+        # accept records made durable since start; accepted minus this = backpressure inflight
+        self.accepted_durable = 0
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -190,6 +192,7 @@ class GatewayNode:
             publish(seq, ts_ns, record)
             if record_type == RecordType.ORDER_ACCEPTED:
                 assert isinstance(record, OrderAccepted)
+                self.accepted_durable += 1
                 self._send_new(record.order_id)
             elif record_type == RecordType.CANCEL_REQUESTED:
                 assert isinstance(record, CancelRequested)
@@ -417,6 +420,11 @@ class GatewayNode:
     @property
     def undurable_count(self) -> int:
         return len(self._undurable)
+
+    @property
+    def accepted_undurable(self) -> int:
+        """Orders accepted whose accept record is not durable yet (backpressure's inflight)."""
+        return self.order_outcomes["accepted"] - self.accepted_durable
 
     def oldest_undurable_age_ns(self) -> int:
         journal = self.journal
