@@ -1,10 +1,17 @@
 """The back office service tailing a real WAL (no Kafka), on SQLite and PostgreSQL, over HTTP."""
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.fixtures.backoffice import SOURCE, BackofficeProcessless, WALWriter, order_flow
+from tests.fixtures.backoffice import (
+    SOURCE,
+    BackofficeProcessless,
+    StubGateway,
+    WALWriter,
+    order_flow,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -133,3 +140,37 @@ def test_backoffice_rebuild_detects_a_tampered_row(
     report = rebuild(backoffice.settings)
     assert not report.equal
     assert "bo_positions" in report.tables
+
+
+def test_backoffice_reconcile_gateway_down_is_503(
+    tmp_path: Path, backoffice_env: dict[str, str]
+) -> None:
+    from tests.fixtures.services import free_port
+
+    environ = dict(backoffice_env, GATEWAY_URL=f"http://127.0.0.1:{free_port()}")
+    backoffice = BackofficeProcessless(environ, tmp_path)
+    try:
+        status, body = backoffice.get("/reconcile", backoffice.token("operator", role="ops"))
+    finally:
+        backoffice.close()
+    assert (status, body["error"]) == (503, "GATEWAY_UNAVAILABLE")
+
+
+def test_backoffice_reconcile_one_at_a_time(
+    tmp_path: Path, backoffice_env: dict[str, str], stub_gateway: StubGateway
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    stub_gateway.delay_s = 1.0
+    environ = dict(backoffice_env, GATEWAY_URL=stub_gateway.url)
+    backoffice = BackofficeProcessless(environ, tmp_path)
+    token = backoffice.token("operator", role="ops")
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            first = pool.submit(backoffice.get, "/reconcile", token)
+            time.sleep(0.3)
+            second = pool.submit(backoffice.get, "/reconcile", token)
+            answers = sorted([first.result()[0], second.result()[0]])
+    finally:
+        backoffice.close()
+    assert answers == [200, 429]

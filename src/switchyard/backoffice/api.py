@@ -75,6 +75,7 @@ class BackofficeAPI:
         self._executor = ThreadPoolExecutor(API_THREADS, thread_name_prefix="backoffice-api")
         self._inflight = 0
         self._lock = threading.Lock()
+        self._reconcile_lock = threading.Lock()
         self.refused = 0
         self.failures = 0
 
@@ -154,6 +155,21 @@ class BackofficeAPI:
         scope = account_scope(principal, params)
         if isinstance(scope, Response):
             return scope
+        if not self._reconcile_lock.acquire(blocking=False):
+            # One at a time: each reads every order of the gateway (an ops-scale scan).
+            return error_response(
+                429,
+                "RECONCILE_IN_PROGRESS",
+                "another /reconcile is running; retry shortly",
+                headers=((b"retry-after", b"1"),),
+                retryAfterMs=1000,
+            )
+        try:
+            return self._reconcile(scope)
+        finally:
+            self._reconcile_lock.release()
+
+    def _reconcile(self, scope: str | None) -> Response:
         context = self.context
         token = mint_token(
             context.gateway_secret,
