@@ -195,7 +195,7 @@ class MatchingEngine:
         for book in self.books.values():
             book.check_invariants()
         resting = sum(
-            level.count
+            len(level.orders)
             for book in self.books.values()
             for levels in (book.bid_levels, book.ask_levels)
             for level in levels.values()

@@ -8,9 +8,10 @@ requests to books and owns what spans symbols (order registry, venue seq, GTD ex
 
 Layout (measured hot path, see docs/VENUE.md): per side a dict price -> `_Level` and a sorted
 list of keys with the best price last (bids: price; asks: -price), so the best level is
-`keys[-1]` and removing it is `keys.pop()`. A level is a deque FIFO; cancel is lazy: the order
-gets `leaves = 0` and is skipped (and dropped) when it reaches the front; a level with many
-dead entries is compacted. Plain `__slots__` classes, locals bound in loops.
+`keys[-1]` and removing it is `keys.pop()`. A level's FIFO is a dict serial -> order (insertion
+ordered): an order that is canceled, filled or moved leaves it at once, so the match loop never
+meets a dead entry and no level needs compacting. Plain `__slots__` classes, locals bound in
+loops.
 
 Report order for one command (the reference book in `testing/` follows the same rules):
 ACK; then per match step either CANCELED (self-trade prevention) or FILL taker then FILL maker;
@@ -85,7 +86,6 @@ _CANCEL_RESTING = SelfTradePolicy.CANCEL_RESTING
 _CANCEL_INCOMING = SelfTradePolicy.CANCEL_INCOMING
 _CANCEL_BOTH = SelfTradePolicy.CANCEL_BOTH
 _MARKET_THRESHOLD = -(ORDER_PRICE_MAX + 1)  # below every key: a market order crosses any level
-_COMPACT_SLACK = 16  # dead entries tolerated in a level before counting them against live ones
 
 LIVE_STATUSES = frozenset({_SENT, _PARTIAL})
 
@@ -171,15 +171,14 @@ class OrderRegistry:
 
 
 class _Level:
-    __slots__ = ("count", "orders", "price", "qty")
+    __slots__ = ("orders", "price", "qty")
 
     def __init__(self, price: int) -> None:
         self.price = price
-        self.qty = 0  # sum of live leaves
-        self.count = 0  # live orders; dead entries may also sit in `orders`
-        # (order, serial) in time priority; an entry whose serial is no longer the order's
-        # (replaced) or whose order has no leaves (final) is dead and skipped.
-        self.orders: deque[tuple[BookOrder, int]] = deque()
+        self.qty = 0  # sum of leaves
+        # serial -> order, in time priority (a dict keeps insertion order): append, remove
+        # from anywhere and read the front are all O(1), so nothing dead is ever kept.
+        self.orders: dict[int, BookOrder] = {}
 
 
 class OrderBook:
@@ -297,9 +296,8 @@ class OrderBook:
                     keys.append(key)
                 else:
                     insort(keys, key)
-            level.orders.append((order, order.serial))
+            level.orders[order.serial] = order
             level.qty += qty
-            level.count += 1
             reg.live[order.order_id] = order
             if tif == _GTD:
                 heappush(reg.gtd, (order.expire_at_ns, order.serial, order))
@@ -317,17 +315,15 @@ class OrderBook:
             levels, keys, key = self.ask_levels, self.ask_keys, -price
             self._dirty_asks.append(price)
         level = levels[price]
-        leaves = order.leaves
-        level.qty -= leaves
-        level.count -= 1
-        if not level.count:
+        orders = level.orders
+        del orders[order.serial]
+        level.qty -= order.leaves
+        if not orders:
             del levels[price]
             if keys[-1] == key:
                 keys.pop()
             else:
                 del keys[bisect_left(keys, key)]
-        elif len(level.orders) > 2 * level.count + _COMPACT_SLACK:
-            level.orders = deque(e for e in level.orders if e[0].leaves and e[0].serial == e[1])
         reg = self.registry
         order_id = order.order_id
         del reg.live[order_id]
@@ -393,16 +389,15 @@ class OrderBook:
             opposite = self.bid_keys
             crosses = bool(opposite) and opposite[-1] >= price
         level = levels[old_price]
+        orders = level.orders
+        del orders[order.serial]
         level.qty -= order.leaves
-        level.count -= 1
-        if not level.count:
+        if not orders:
             del levels[old_price]
             if keys[-1] == old_key:
                 keys.pop()
             else:
                 del keys[bisect_left(keys, old_key)]
-        elif len(level.orders) > 2 * level.count + _COMPACT_SLACK:
-            level.orders = deque(e for e in level.orders if e[0].leaves and e[0].serial == e[1])
         dirty.append(old_price)
         order.price = price
         order.qty = qty
@@ -426,9 +421,8 @@ class OrderBook:
                 keys.append(new_key)
             else:
                 insort(keys, new_key)
-        target.orders.append((order, serial))
+        target.orders[serial] = order
         target.qty += leaves
-        target.count += 1
         dirty.append(price)
         if order.tif == _GTD:
             heappush(reg.gtd, (order.expire_at_ns, serial, order))
@@ -566,9 +560,7 @@ class OrderBook:
                 if need <= 0:
                     return True
                 continue
-            for resting, serial in level.orders:
-                if not resting.leaves or resting.serial != serial:
-                    continue
+            for resting in level.orders.values():
                 if resting.account_id == account:
                     if policy == _CANCEL_RESTING:
                         continue
@@ -614,19 +606,16 @@ class OrderBook:
                 break
             price = key * sign
             level = levels[price]
-            queue = level.orders
+            orders = level.orders
             dirty.append(price)
-            while leaves and queue:
-                resting, serial = queue[0]
+            while leaves and orders:
+                for resting in orders.values():  # noqa: B007 (the front order, no next() call)
+                    break
                 resting_leaves = resting.leaves
-                if not resting_leaves or resting.serial != serial:
-                    queue.popleft()  # lazily deleted (final, or replaced to a new priority)
-                    continue
                 if stp and resting.account_id == account:
                     if policy != _CANCEL_INCOMING:
-                        queue.popleft()
+                        del orders[resting.serial]
                         level.qty -= resting_leaves
-                        level.count -= 1
                         resting.leaves = 0
                         resting.status = _CANCELED
                         resting.reason = _STP
@@ -668,12 +657,11 @@ class OrderBook:
                 if resting_leaves:
                     resting.status = _PARTIAL
                 else:
-                    queue.popleft()
-                    level.count -= 1
+                    del orders[resting.serial]
                     resting.status = _FILLED
                     del live[resting.order_id]
                     finish(resting)
-            if not level.count:
+            if not orders:
                 del levels[price]
                 keys.pop()
         self.trade_count = trade_count
@@ -748,9 +736,8 @@ class OrderBook:
                 keys.append(key)
             else:
                 insort(keys, key)
-        level.orders.append((order, order.serial))
+        level.orders[order.serial] = order
         level.qty += order.leaves
-        level.count += 1
         reg = self.registry
         reg.live[order.order_id] = order
         if order.tif == _GTD:
@@ -767,18 +754,17 @@ class OrderBook:
             self._dirty_asks.append(price)
         level = levels[price]
         assert order.leaves > 0, order
+        orders = level.orders
+        del orders[order.serial]
         level.qty -= order.leaves
-        level.count -= 1
         order.leaves = 0
         del self.registry.live[order.order_id]
-        if not level.count:
+        if not orders:
             del levels[price]
             if keys[-1] == key:
                 keys.pop()
             else:
                 del keys[bisect_left(keys, key)]
-        elif len(level.orders) > 2 * level.count + _COMPACT_SLACK:
-            level.orders = deque(e for e in level.orders if e[0].leaves and e[0].serial == e[1])
 
     def _report(
         self,
@@ -807,11 +793,15 @@ class OrderBook:
             assert sorted(k * sign for k in keys) == sorted(levels), (keys, list(levels))
             for price, level in levels.items():
                 assert level.price == price
-                alive = [o for o, serial in level.orders if o.leaves and o.serial == serial]
-                assert len(alive) == level.count > 0, (price, level.count)
+                alive = list(level.orders.values())
+                assert alive, price  # an empty level is removed at once
                 assert sum(o.leaves for o in alive) == level.qty, price
                 assert len({id(o) for o in alive}) == len(alive), price
-                for order in alive:
+                serials = list(level.orders)
+                assert serials == sorted(serials), price  # time priority
+                for serial, order in level.orders.items():
+                    assert order.serial == serial, order
+                    assert order.leaves > 0, order
                     assert order.side == side, order
                     assert order.price == price, order
                     assert live.get(order.order_id) is order, order
