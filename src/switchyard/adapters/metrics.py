@@ -7,11 +7,20 @@ seconds) come first; the seed's documented names (`gateway_ack_p99_us`,
 `fast_path_process_latency_p99_microseconds`, ...) are exported as aliases so existing
 dashboards and scripts keep working. Other components register their own collectors on the
 same registry (`registry.register(...)`).
+
+Scrape cost matters because `collect()` runs on the event loop: each latency recorder is
+summed once per scrape (`itertools.accumulate`, in C) and that one running total gives both
+the Prometheus buckets and the seed's percentile gauges (walking the ~4,400 slots in Python
+for each cost ~0.3 ms per recorder). The catalogue of every name is docs/METRICS.md.
 """
 
 from __future__ import annotations
 
+import os
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Final
 
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.core import (
@@ -22,7 +31,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from switchyard.runtime.latency import LatencyRecorder
+from switchyard.runtime.latency import BUCKETS_S, LatencyRecorder, bucket_highest, bucket_index
 
 from .api_common import GatewayContext
 from .http import ServerState
@@ -37,32 +46,108 @@ def new_registry() -> CollectorRegistry:
     return registry
 
 
-def histogram(name: str, documentation: str, recorder: LatencyRecorder) -> HistogramMetricFamily:
+_SEED_PERCENTILES: Final = (("p50", 50.0), ("p99", 99.0), ("p999", 99.9))
+
+
+def _end_slot(bound_ns: int) -> int:
+    """One past the last recorder slot whose values are all <= bound_ns."""
+    index = bucket_index(bound_ns)
+    return index + 1 if bucket_highest(index) <= bound_ns else index
+
+
+# Bucket bounds (seconds) as recorder slots, computed once: a scrape only indexes.
+_BUCKET_ENDS: Final = tuple(_end_slot(int(bound * 1e9)) for bound in BUCKETS_S)
+
+
+class RecorderView:
+    """One scrape's view of a LatencyRecorder: cumulative counts at each bucket bound.
+
+    Buckets are sums of slot slices (C speed); a percentile first finds its bucket in those
+    totals, then walks only that bucket's slots, so nothing visits all ~4,400 slots.
+    """
+
+    __slots__ = ("bucket_running", "count", "counts", "max_ns", "sum_ns")
+
+    def __init__(self, recorder: LatencyRecorder) -> None:
+        counts = recorder.counts
+        running = 0
+        start = 0
+        bucket_running: list[int] = []
+        for end in _BUCKET_ENDS:
+            running += sum(counts[start:end])
+            start = end
+            bucket_running.append(running)
+        self.bucket_running = bucket_running
+        self.counts = counts
+        self.count = recorder.count
+        self.sum_ns = recorder.sum_ns
+        self.max_ns = recorder.max_ns
+
+    def cumulative_buckets(self) -> list[tuple[str, float]]:
+        """Prometheus buckets: (upper bound in seconds as text, cumulative count)."""
+        buckets: list[tuple[str, float]] = [
+            (repr(bound), running)
+            for bound, running in zip(BUCKETS_S, self.bucket_running, strict=True)
+        ]
+        buckets.append(("+Inf", self.count))
+        return buckets
+
+    def percentile_us(self, percentile: float) -> float:
+        """As LatencyRecorder.percentiles_us: the highest value of the percentile's slot."""
+        if self.count == 0:
+            return 0.0
+        wanted = max(1, -(-self.count * percentile // 100))  # ceil
+        bucket = bisect_left(self.bucket_running, wanted)
+        running = self.bucket_running[bucket - 1] if bucket else 0
+        start = _BUCKET_ENDS[bucket - 1] if bucket else 0
+        end = _BUCKET_ENDS[bucket] if bucket < len(_BUCKET_ENDS) else len(self.counts)
+        counts = self.counts
+        index = start
+        for index in range(start, end):
+            running += counts[index]
+            if running >= wanted:
+                break
+        return round(min(bucket_highest(index), self.max_ns) / 1000, 3)
+
+
+def histogram(name: str, documentation: str, view: RecorderView) -> HistogramMetricFamily:
+    """A latency histogram in seconds (for histogram_quantile)."""
     return HistogramMetricFamily(
         name,
         documentation,
-        buckets=recorder.cumulative_buckets(),
-        sum_value=recorder.sum_ns / 1e9,
+        buckets=view.cumulative_buckets(),
+        sum_value=view.sum_ns / 1e9,
     )
 
 
 def gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    """A gauge family with one unlabelled sample."""
     return GaugeMetricFamily(name, documentation, value=value)
 
 
 def counter(name: str, documentation: str, value: float) -> CounterMetricFamily:
+    """A counter family with one unlabelled sample (exposed as `<name>` ending `_total`)."""
     return CounterMetricFamily(name, documentation, value=value)
 
 
-def percentile_aliases(prefix: str, suffix: str, recorder: LatencyRecorder) -> Iterator[Metric]:
+def percentile_aliases(
+    prefix: str, suffix: str, description: str, view: RecorderView
+) -> Iterator[Metric]:
     """The seed's percentile gauges, e.g. gateway_ack_p99_us (computed at scrape time)."""
-    values = recorder.percentiles_us()
-    for key, label in (("p50", "p50"), ("p99", "p99"), ("p999", "p999")):
+    for label, percentile in _SEED_PERCENTILES:
         yield gauge(
             f"{prefix}_{label}_{suffix}",
-            f"{recorder.description}, {label} in microseconds (seed name)",
-            values[key],
+            f"{description}, {label} in microseconds since start (seed name)",
+            view.percentile_us(percentile),
         )
+
+
+def process_threads() -> int:
+    """OS threads of this process (Linux /proc; 0 where it does not exist)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 0
 
 
 class GatewayCollector(Collector):
@@ -81,50 +166,52 @@ class GatewayCollector(Collector):
 
     def _latencies(self) -> Iterator[Metric]:
         node = self._ctx.node
-        series: list[tuple[str, str, LatencyRecorder, str, str]] = [
+        series: tuple[tuple[str, str, LatencyRecorder, tuple[str, ...]], ...] = (
             (
                 "switchyard_ack_latency_seconds",
                 "Request complete to fast answer (server ack)",
                 node.ack_latency,
-                "gateway_ack",
-                "us",
+                ("gateway_ack",),
             ),
             (
                 "switchyard_durable_ack_latency_seconds",
                 "Request complete to its accept record durable",
                 node.durable_latency,
-                "gateway_durable_ack",
-                "us",
+                ("gateway_durable_ack",),
             ),
             (
                 "switchyard_wal_enqueue_latency_seconds",
                 "Request complete to record appended to the WAL buffer",
                 node.wal_enqueue_latency,
-                "gateway_wal_enqueue",
-                "us",
+                ("gateway_wal_enqueue",),
             ),
             (
                 "switchyard_fast_path_process_seconds",
                 "Sequencer decision, apply and journal append",
                 node.process_latency,
-                "gateway_fast_path_processing",
-                "us",
+                ("gateway_fast_path_processing",),
             ),
-        ]
-        series.append(
             (
                 "switchyard_wal_fsync_seconds",
                 "WAL batch fdatasync duration (one per writer batch)",
                 node.fsync_latency,
-                "gateway_fdatasync",
-                "us",
-            )
+                ("gateway_fdatasync",),
+            ),
         )
-        for name, doc, recorder, alias, suffix in series:
-            yield histogram(name, doc, recorder)
-            yield from percentile_aliases(alias, suffix, recorder)
+        views: dict[str, RecorderView] = {}
+        for name, doc, recorder, aliases in series:
+            view = views[name] = RecorderView(recorder)
+            yield histogram(name, doc, view)
+            for alias in aliases:
+                yield from percentile_aliases(alias, "us", doc, view)
+        process = views["switchyard_fast_path_process_seconds"]
         yield from percentile_aliases(
-            "fast_path_process_latency", "microseconds", node.process_latency
+            "fast_path_process_latency", "microseconds", "Sequencer processing", process
+        )
+        yield gauge(
+            "persistence_queue_write_latency_p99_microseconds",
+            "WAL batch fdatasync p99 in microseconds since start (seed name)",
+            views["switchyard_wal_fsync_seconds"].percentile_us(99.0),
         )
 
     def _orders(self) -> Iterator[Metric]:
@@ -138,6 +225,12 @@ class GatewayCollector(Collector):
         yield outcomes
         yield counter(
             "fast_path_events_total", "Accepted orders (seed name)", node.order_outcomes["accepted"]
+        )
+        yield counter(
+            "fast_path_drops_total",
+            "Orders refused before sequencing for capacity, 503 (seed name; nothing is dropped "
+            "silently)",
+            node.order_outcomes["capacity"],
         )
         yield gauge("switchyard_orders_open", "Live (non-terminal) orders", state.open_count)
         yield gauge("switchyard_orders_retained", "Orders held in memory", len(state.orders))
@@ -219,6 +312,14 @@ class GatewayCollector(Collector):
             "gateway_inflight", "Records waiting for fsync (seed name)", node.undurable_count
         )
         yield gauge(
+            "persistence_queue_lag", "Records waiting for fsync (seed name)", node.undurable_count
+        )
+        yield gauge(
+            "fast_path_lag",
+            "Age of the oldest non-durable record in microseconds (seed name)",
+            age_s * 1e6,
+        )
+        yield gauge(
             "switchyard_wal_disk_full",
             "1 while the WAL waits for disk space",
             int(journal.disk_full),
@@ -243,6 +344,7 @@ class GatewayCollector(Collector):
             "Largest writer batch so far, in records",
             node.wal_batch_records_max,
         )
+        yield from _volume(self._ctx.wal_dir)
 
     def _venue(self) -> Iterator[Metric]:
         node = self._ctx.node
@@ -277,6 +379,11 @@ class GatewayCollector(Collector):
         )
 
     def _edges(self) -> Iterator[Metric]:
+        yield gauge(
+            "process_threads",
+            "OS threads of this process (the seed's jvm_thread_count)",
+            process_threads(),
+        )
         http = self._http
         counters = http.counters
         yield gauge("switchyard_http_connections", "Open HTTP connections", len(http.connections))
@@ -326,6 +433,24 @@ class GatewayCollector(Collector):
         yield gauge("switchyard_sse_subscribers", "Open SSE streams", sse.subscriber_count)
         for name, value in sse.counters.items():
             yield counter(f"switchyard_sse_{name}_total", f"SSE: {name.replace('_', ' ')}", value)
+
+
+def _volume(wal_dir: Path) -> Iterator[Metric]:
+    """Free and total bytes of the WAL's filesystem (one statvfs, a few microseconds)."""
+    try:
+        stat = os.statvfs(wal_dir)
+    except OSError:
+        return  # no WAL directory (yet): no sample beats a made-up one
+    yield gauge(
+        "switchyard_wal_volume_free_bytes",
+        "Bytes available to the gateway on the WAL's filesystem",
+        stat.f_bavail * stat.f_frsize,
+    )
+    yield gauge(
+        "switchyard_wal_volume_size_bytes",
+        "Size of the WAL's filesystem in bytes",
+        stat.f_blocks * stat.f_frsize,
+    )
 
 
 def register_gauge_fn(
