@@ -2,16 +2,18 @@
 
 Layout under the prefix P (ETCD_PREFIX, default /switchyard):
 
-    P/engines/<id>     Registration JSON, on the engine's lease (gone when the lease is)
-    P/election/...     etcd election candidates (etcd's v3election service), on leases
-    P/acks/<id>        {"revision": R}: this engine released what assignment R took from it;
-                       on the engine's lease
-    P/keys/<key>       the key universe the leader distributes (no lease)
-    P/pins/<key>       an operator's override: this key goes to that engine while it is live
-    P/assignment       Assignment JSON, written only by the leader (txn-guarded by its
-                       election key); the etcd mod_revision of this key is "the revision"
+    P/state/engines/<id>   Registration JSON, on the engine's lease (gone when the lease is)
+    P/state/election/...   etcd election candidates (etcd's v3election service), on leases
+    P/state/acks/<id>      {"revision": R}: this engine released what assignment R took from
+                           it; on the engine's lease
+    P/state/assignment     Assignment JSON, written only by the leader (txn-guarded by its
+                           election key); the etcd mod_revision of this key is "the revision"
+    P/config/keys/<key>    the key universe the leader distributes (no lease)
+    P/config/pins/<key>    an operator's override: this key goes to that engine while it is live
 
-A `ClusterView` is one consistent range read of P/ (all of it at one store revision), parsed.
+Engines read P/state/ on every round (small: registrations, acks, one document); only the
+leader also reads P/config/ (which grows with the number of keys).
+A `ClusterView` is one consistent range read (all of it at one store revision), parsed.
 Pure: no I/O, no clock.
 """
 
@@ -88,24 +90,28 @@ class Layout:
         return self.prefix + "/"
 
     @property
+    def state(self) -> str:
+        return f"{self.prefix}/state/"
+
+    @property
     def election(self) -> str:
-        return f"{self.prefix}/election"
+        return f"{self.prefix}/state/election"
 
     @property
     def assignment(self) -> str:
-        return f"{self.prefix}/assignment"
+        return f"{self.prefix}/state/assignment"
 
     def engine(self, engine_id: str) -> str:
-        return f"{self.prefix}/engines/{engine_id}"
+        return f"{self.prefix}/state/engines/{engine_id}"
 
     def ack(self, engine_id: str) -> str:
-        return f"{self.prefix}/acks/{engine_id}"
+        return f"{self.prefix}/state/acks/{engine_id}"
 
     def key(self, key: str) -> str:
-        return f"{self.prefix}/keys/{key}"
+        return f"{self.prefix}/config/keys/{key}"
 
     def pin(self, key: str) -> str:
-        return f"{self.prefix}/pins/{key}"
+        return f"{self.prefix}/config/pins/{key}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +129,7 @@ class ClusterView:
     leader: str | None = None  # value of the first election candidate (etcd's leader)
     leader_key: str | None = None  # that candidate's key
     problems: tuple[str, ...] = ()  # undecodable entries, skipped (reported, never fatal)
+    complete: bool = True  # False: read P/state/ only (keys and pins not known)
 
     def barrier_waits(self, engine_id: str, revision: int) -> list[str]:
         """Engines that may still serve keys taken from them at `revision`.
@@ -154,8 +161,19 @@ def same_placement(left: Assignment | None, right: Assignment) -> bool:
     return left is not None and left.keys == right.keys and left.engines == right.engines
 
 
-def parse_view(layout: Layout, kvs: list[KeyValue], revision: int) -> ClusterView:
-    """A range read of the whole prefix -> the view (bad entries skipped and listed)."""
+def parse_view(
+    layout: Layout,
+    kvs: list[KeyValue],
+    revision: int,
+    previous: ClusterView | None = None,
+    *,
+    complete: bool = True,
+) -> ClusterView:
+    """A range read of the whole prefix -> the view (bad entries skipped and listed).
+
+    The assignment document (the large entry: ~30 bytes a key) is decoded again only when
+    its revision changed since `previous`.
+    """
     engines: dict[str, Registration] = {}
     leases: dict[str, int] = {}
     acks: dict[str, int] = {}
@@ -165,11 +183,8 @@ def parse_view(layout: Layout, kvs: list[KeyValue], revision: int) -> ClusterVie
     assignment_revision = 0
     candidates: list[tuple[int, str, str]] = []
     problems: list[str] = []
-    root = layout.root
     for kv in kvs:
-        if not kv.key.startswith(root):
-            continue
-        kind, _, name = kv.key[len(root) :].partition("/")
+        kind, name = _classify(layout.root, kv.key)
         try:
             if kind == "engines" and name:
                 engines[name] = _REGISTRATION.decode(kv.value)
@@ -183,7 +198,10 @@ def parse_view(layout: Layout, kvs: list[KeyValue], revision: int) -> ClusterVie
             elif kind == "election" and name:
                 candidates.append((kv.create_revision, kv.key, kv.value.decode()))
             elif kind == "assignment" and not name:
-                assignment = _ASSIGNMENT.decode(kv.value)
+                if previous is not None and previous.assignment_revision == kv.mod_revision:
+                    assignment = previous.assignment
+                else:
+                    assignment = _ASSIGNMENT.decode(kv.value)
                 assignment_revision = kv.mod_revision
         except (msgspec.DecodeError, UnicodeDecodeError) as error:
             problems.append(f"{kv.key}: {error}")
@@ -199,4 +217,20 @@ def parse_view(layout: Layout, kvs: list[KeyValue], revision: int) -> ClusterVie
         leader=min(candidates)[2] if candidates else None,
         leader_key=min(candidates)[1] if candidates else None,
         problems=tuple(problems),
+        complete=complete,
     )
+
+
+_KINDS: Final = {
+    "state": frozenset({"engines", "acks", "election", "assignment"}),
+    "config": frozenset({"keys", "pins"}),
+}
+
+
+def _classify(root: str, key: str) -> tuple[str, str]:
+    """`P/state/engines/e1` -> ("engines", "e1"); anything else -> ("", "")."""
+    if not key.startswith(root):
+        return "", ""
+    area, _, rest = key[len(root) :].partition("/")
+    kind, _, name = rest.partition("/")
+    return (kind, name) if kind in _KINDS.get(area, ()) else ("", "")

@@ -382,11 +382,13 @@ class Coordinator:
         while True:
             self._wake.clear()
             try:
+                complete = self.leader_key is not None  # only the leader needs P/config/
+                prefix = self.layout.root if complete else self.layout.state
                 kvs, revision = await self.etcd.get_prefix(
-                    self.layout.root, timeout_s=self.settings.request_timeout_s
+                    prefix, timeout_s=self.settings.request_timeout_s
                 )
                 self._etcd_ok()
-                view = parse_view(self.layout, kvs, revision)
+                view = parse_view(self.layout, kvs, revision, self.view, complete=complete)
                 self.view = view
                 self._watch_from = revision + 1
                 await self._follow(view)
@@ -498,8 +500,9 @@ class Coordinator:
         key = self.leader_key
         if key is None:
             return
-        if view.revision < key.elected_revision:
-            return  # read before we won: wait for a view that can show our leadership
+        if view.revision < key.elected_revision or not view.complete:
+            self._wake.set()  # read before we won, or without P/config/: read again
+            return
         if view.leader_key != key.key:
             log.warning("event=deposed engine=%s leader_now=%s", self.me, view.leader)
             self._deposed.set()
@@ -542,8 +545,13 @@ class Coordinator:
     async def _register_requested(self, view: ClusterView) -> None:
         if not self._requested:
             return
-        room = max(0, KEYS_MAX - len(view.keys))
-        batch = sorted(k for k in self._requested if k not in view.keys)[:room]
+        known = (
+            view.keys
+            if view.complete
+            else frozenset(view.assignment.keys if view.assignment else ())
+        )
+        room = max(0, KEYS_MAX - len(known))
+        batch = sorted(k for k in self._requested if k not in known)[:room]
         self._requested.clear()
         for name in batch:
             await self._create_key(name)

@@ -26,13 +26,15 @@ def registration(engine_id: str) -> KeyValue:
 
 
 def test_layout_names() -> None:
-    assert LAYOUT.engine("e1") == "/sy/engines/e1"
-    assert LAYOUT.ack("e1") == "/sy/acks/e1"
-    assert LAYOUT.key("BTC") == "/sy/keys/BTC"
-    assert LAYOUT.pin("BTC") == "/sy/pins/BTC"
-    assert LAYOUT.assignment == "/sy/assignment"
-    assert LAYOUT.election == "/sy/election"
+    assert LAYOUT.engine("e1") == "/sy/state/engines/e1"
+    assert LAYOUT.ack("e1") == "/sy/state/acks/e1"
+    assert LAYOUT.assignment == "/sy/state/assignment"
+    assert LAYOUT.election == "/sy/state/election"
+    assert LAYOUT.key("BTC") == "/sy/config/keys/BTC"
+    assert LAYOUT.pin("BTC") == "/sy/config/pins/BTC"
     assert LAYOUT.root == "/sy/"
+    assert LAYOUT.state == "/sy/state/"
+    assert all(name.startswith(LAYOUT.state) for name in (LAYOUT.engine("x"), LAYOUT.ack("x")))
 
 
 def test_parse_view_reads_every_kind_of_entry() -> None:
@@ -46,8 +48,10 @@ def test_parse_view_reads_every_kind_of_entry() -> None:
             kv(LAYOUT.key("BTC"), b""),
             kv(LAYOUT.key("ETH"), b""),
             kv(LAYOUT.pin("ETH"), b"e2"),
-            kv("/sy/election/abc", b"e2", create=9),
-            kv("/sy/election/abd", b"e1", create=5),
+            kv("/sy/state/election/abc", b"e2", create=9),
+            kv("/sy/state/election/abd", b"e1", create=5),
+            kv("/sy/state/other/x", b"ignored"),
+            kv("/sy/config/engines/e7", b"ignored: engines live under state/"),
             kv(LAYOUT.assignment, encode(doc), mod=12),
             kv("/other/engines/e9", b"{}"),
         ],
@@ -59,7 +63,7 @@ def test_parse_view_reads_every_kind_of_entry() -> None:
     assert view.acks == {"e1": 12}
     assert view.keys == {"BTC", "ETH"}
     assert view.pins == {"ETH": "e2"}
-    assert (view.leader, view.leader_key) == ("e1", "/sy/election/abd")  # lowest create rev
+    assert (view.leader, view.leader_key) == ("e1", "/sy/state/election/abd")  # lowest create
     assert view.assignment == doc
     assert view.assignment_revision == 12
     assert view.problems == ()
@@ -69,7 +73,7 @@ def test_parse_view_skips_and_reports_undecodable_entries() -> None:
     view = parse_view(LAYOUT, [kv(LAYOUT.engine("e1"), b"not json"), registration("e2")], 3)
     assert sorted(view.engines) == ["e2"]
     assert len(view.problems) == 1
-    assert "/sy/engines/e1" in view.problems[0]
+    assert "/sy/state/engines/e1" in view.problems[0]
 
 
 def test_barrier_waits_for_registered_engines_behind_the_revision() -> None:
@@ -133,3 +137,13 @@ def test_assignment_owned_by() -> None:
     doc = Assignment(keys={"A": "e1", "B": "e2", "C": "e1"})
     assert doc.owned_by("e1") == {"A", "C"}
     assert doc.owned_by("e3") == frozenset()
+
+
+def test_parse_view_reuses_the_decoded_assignment_of_the_same_revision() -> None:
+    doc = encode(Assignment(leader="e1", keys={"BTC": "e1"}))
+    first = parse_view(LAYOUT, [kv(LAYOUT.assignment, doc, mod=12)], 20)
+    again = parse_view(LAYOUT, [kv(LAYOUT.assignment, doc, mod=12)], 21, first)
+    changed = parse_view(LAYOUT, [kv(LAYOUT.assignment, doc, mod=13)], 22, first)
+    assert again.assignment is first.assignment
+    assert changed.assignment is not first.assignment
+    assert changed.assignment == first.assignment
