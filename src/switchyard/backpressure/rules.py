@@ -1,0 +1,246 @@
+"""Admission: may one more order in? The static limits, the adaptive limit, refusal counts.
+
+Owns the order in which the rules are asked, what each rule reads, which reason code, hard or
+soft level and retry hint a refusal carries, and the per-reason refusal counts. The signals
+come from probes passed in (plain callables reading counters the runtime keeps), so the rules
+are pure: no clock of their own, no I/O, no HTTP. Slow signals are *observed* from a timer
+(`observe_disk`), never measured per order (free space is a statvfs call).
+
+Hot path: `check()` runs for every POST /orders before the body is decoded. It returns a
+small int (0 = admit, else an index into `KINDS`) so no enum is hashed per request; rules
+that are off cost one attribute test each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from switchyard.core.codes import Reason
+
+from .controller import InflightController
+from .settings import BackpressureSettings
+
+_NS_PER_MS: Final = 1_000_000
+_OFF: Final = 1 << 62  # a limit no signal reaches: the rule never refuses
+
+
+@dataclass(frozen=True, slots=True)
+class RefusalKind:
+    """One way admission says no: its code, level and how soon to retry."""
+
+    index: int
+    reason: Reason
+    hard: bool  # hard -> 503 (the system is in trouble), soft -> 429 (retry soon)
+    retry_after_ms: int
+    counter: str  # the seed's counter name, gateway_backpressure_<counter>_total
+    message: str
+
+
+ADMIT: Final = 0
+DISK_FREE: Final = 1
+WAL_AGE: Final = 2
+WAL_BYTES: Final = 3
+INFLIGHT: Final = 4
+QUEUE_REJECT: Final = 5
+SOFT_WAL_AGE: Final = 6
+INFLIGHT_SOFT: Final = 7
+RATE_DECLINE: Final = 8
+
+# In the order the rules are asked: hard limits first (they say more about what is wrong),
+# then the soft ones. The first rule that refuses answers.
+KINDS: Final[tuple[RefusalKind, ...]] = (
+    RefusalKind(ADMIT, Reason.NONE, False, 0, "", ""),
+    RefusalKind(
+        DISK_FREE,
+        Reason.BACKPRESSURE_DISK_FREE,
+        True,
+        5_000,
+        "disk_free",
+        "free space on the WAL's disk is below the limit; new orders are refused until it returns",
+    ),
+    RefusalKind(
+        WAL_AGE,
+        Reason.BACKPRESSURE_WAL_AGE,
+        True,
+        1_000,
+        "wal_age",
+        "the oldest record not yet durable is older than the limit; the disk is falling behind",
+    ),
+    RefusalKind(
+        WAL_BYTES,
+        Reason.BACKPRESSURE_WAL_BYTES,
+        True,
+        1_000,
+        "wal_bytes",
+        "too many WAL bytes are waiting to become durable",
+    ),
+    RefusalKind(
+        INFLIGHT,
+        Reason.BACKPRESSURE_INFLIGHT,
+        True,
+        1_000,
+        "inflight",
+        "too many accepted orders are waiting to become durable",
+    ),
+    RefusalKind(
+        QUEUE_REJECT,
+        Reason.QUEUE_REJECT,
+        True,
+        1_000,
+        "queue_reject",
+        "the venue's send queue is full",
+    ),
+    RefusalKind(
+        SOFT_WAL_AGE,
+        Reason.BACKPRESSURE_SOFT_WAL_AGE,
+        False,
+        100,
+        "soft_wal_age",
+        "the WAL is behind its soft age limit; retry shortly",
+    ),
+    RefusalKind(
+        INFLIGHT_SOFT,
+        Reason.BACKPRESSURE_INFLIGHT_SOFT,
+        False,
+        100,
+        "inflight",  # the seed counts static and adaptive inflight refusals together
+        "the adaptive inflight limit is reached; retry shortly",
+    ),
+    RefusalKind(
+        RATE_DECLINE,
+        Reason.BACKPRESSURE_DURABLE_RATE_DECLINE,
+        False,
+        100,
+        "soft_rate_decline",
+        "the durable commit rate is falling; retry shortly",
+    ),
+)
+_BY_REASON: Final = {kind.reason: kind.index for kind in KINDS}
+assert all(kind.index == position for position, kind in enumerate(KINDS))
+
+
+@dataclass(frozen=True, slots=True)
+class Probes:
+    """What admission reads, as callables over counters the gateway keeps (all cheap)."""
+
+    inflight: Callable[[], int]  # accepted orders whose accept record is not durable
+    wal_pending_bytes: Callable[[], int]  # WAL bytes appended, not durable
+    wal_oldest_pending_ns: Callable[[], int]  # monotonic ns of the oldest such record, 0: none
+    mono_ns: Callable[[], int]
+    disk_full: Callable[[], bool]  # the WAL writer cannot get space for its next segment
+    venue_queue_depth: Callable[[], int]
+
+
+class Admission:
+    """See the module docstring. One instance per gateway, used on the event loop."""
+
+    __slots__ = (
+        "_controller",
+        "_disk_full",
+        "_inflight",
+        "_inflight_max",
+        "_mono_ns",
+        "_oldest_ns",
+        "_pending_bytes",
+        "_soft_age_ns",
+        "_venue_depth",
+        "_venue_max",
+        "_wal_age_ns",
+        "_wal_ages",
+        "_wal_bytes_max",
+        "disk_free_pct",
+        "disk_low",
+        "inflight_high_water",
+        "refused",
+        "settings",
+    )
+
+    def __init__(
+        self,
+        settings: BackpressureSettings,
+        probes: Probes,
+        controller: InflightController | None = None,
+    ) -> None:
+        assert controller is None or controller.enabled
+        # config
+        self.settings = settings
+        self._controller = controller
+        self._inflight_max = settings.inflight_max if settings.inflight_max is not None else _OFF
+        self._wal_bytes_max = settings.wal_bytes_limit
+        hard_age = settings.wal_age_ms_max
+        soft_age = settings.soft_wal_age_ms_max
+        self._wal_age_ns = hard_age * _NS_PER_MS if hard_age is not None else _OFF
+        self._soft_age_ns = soft_age * _NS_PER_MS if soft_age is not None else _OFF
+        self._wal_ages = hard_age is not None or soft_age is not None
+        self._venue_max = settings.venue_queue_max or _OFF
+        # probes, bound once
+        self._inflight = probes.inflight
+        self._pending_bytes = probes.wal_pending_bytes
+        self._oldest_ns = probes.wal_oldest_pending_ns
+        self._mono_ns = probes.mono_ns
+        self._disk_full = probes.disk_full
+        self._venue_depth = probes.venue_queue_depth
+        # state
+        self.disk_free_pct: float | None = None  # last polled value
+        self.disk_low = False  # last poll was below BACKPRESSURE_DISK_FREE_PCT_MIN
+        self.inflight_high_water = 0  # most orders inflight at once (admission's bound)
+        self.refused = [0] * len(KINDS)  # refusals by KINDS index
+
+    @property
+    def controller(self) -> InflightController | None:
+        return self._controller
+
+    # --- per order (hot path) ---------------------------------------------------------------
+
+    def check(self) -> int:
+        """ADMIT (0), or the KINDS index of the first rule that refuses (counted)."""
+        if self.disk_low or self._disk_full():
+            return self._refuse(DISK_FREE)
+        age_ns = 0
+        if self._wal_ages:
+            oldest = self._oldest_ns()
+            if oldest:
+                age_ns = self._mono_ns() - oldest
+                if age_ns > self._wal_age_ns:
+                    return self._refuse(WAL_AGE)
+        if self._pending_bytes() > self._wal_bytes_max:
+            return self._refuse(WAL_BYTES)
+        inflight = self._inflight()
+        if inflight >= self._inflight_max:
+            return self._refuse(INFLIGHT)
+        if self._venue_depth() + inflight >= self._venue_max:
+            return self._refuse(QUEUE_REJECT)
+        if age_ns > self._soft_age_ns:
+            return self._refuse(SOFT_WAL_AGE)
+        controller = self._controller
+        if controller is not None:
+            reason = controller.admit(inflight)
+            if reason:
+                return self._refuse(_BY_REASON[reason])
+        if inflight >= self.inflight_high_water:
+            self.inflight_high_water = inflight + 1  # this order is about to be accepted
+        return ADMIT
+
+    def _refuse(self, index: int) -> int:
+        self.refused[index] += 1
+        return index
+
+    # --- from the timer --------------------------------------------------------------------
+
+    def observe_disk(self, free_pct: float | None) -> None:
+        """The WAL filesystem's free space, polled on a timer (None: unknown, rule skipped)."""
+        self.disk_free_pct = free_pct
+        minimum = self.settings.disk_free_pct_min
+        self.disk_low = minimum is not None and free_pct is not None and free_pct < minimum
+
+    # --- reads ----------------------------------------------------------------------------------
+
+    @property
+    def refused_total(self) -> int:
+        return sum(self.refused)
+
+    def refused_by_reason(self) -> dict[str, int]:
+        """Refusals by reason code (the two inflight kinds keep their own codes)."""
+        return {KINDS[i].reason.name: count for i, count in enumerate(self.refused) if i}

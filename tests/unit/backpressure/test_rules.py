@@ -1,0 +1,204 @@
+"""Admission rules: each static limit off unless configured, strict thresholds, first rule
+wins in the documented order, every refusal counted by reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from switchyard.backpressure import KINDS, Admission, BackpressureSettings, Probes
+from switchyard.backpressure import rules as R
+from switchyard.backpressure.controller import InflightController
+from switchyard.backpressure.settings import WAL_BYTES_SAFETY_MAX, ControllerSettings
+from switchyard.core.codes import Reason
+
+MS = 1_000_000
+
+
+@dataclass
+class Signals:
+    """The values the probes read (what the gateway's counters would say)."""
+
+    inflight: int = 0
+    pending_bytes: int = 0
+    oldest_ns: int = 0
+    now_ns: int = 10_000 * MS
+    disk_full: bool = False
+    venue_depth: int = 0
+
+    def probes(self) -> Probes:
+        return Probes(
+            inflight=lambda: self.inflight,
+            wal_pending_bytes=lambda: self.pending_bytes,
+            wal_oldest_pending_ns=lambda: self.oldest_ns,
+            mono_ns=lambda: self.now_ns,
+            disk_full=lambda: self.disk_full,
+            venue_queue_depth=lambda: self.venue_depth,
+        )
+
+
+def admission(signals: Signals, **environ: str) -> Admission:
+    settings = BackpressureSettings.from_env(environ)
+    controller = InflightController(settings.controller) if settings.controller.enabled else None
+    return Admission(settings, signals.probes(), controller)
+
+
+def reason_of(index: int) -> Reason:
+    return KINDS[index].reason
+
+
+def test_check_with_nothing_configured_admits_a_busy_gateway() -> None:
+    signals = Signals(inflight=50_000, pending_bytes=10_000_000, oldest_ns=1, venue_depth=100)
+    subject = admission(signals)
+    assert subject.check() == R.ADMIT
+    assert subject.refused_total == 0
+
+
+@pytest.mark.parametrize(
+    ("environ", "below", "at_limit", "expected"),
+    [
+        ({"BACKPRESSURE_INFLIGHT_MAX": "8"}, {"inflight": 7}, {"inflight": 8}, R.INFLIGHT),
+        (
+            {"BACKPRESSURE_WAL_BYTES_MAX": "1000"},
+            {"pending_bytes": 1000},
+            {"pending_bytes": 1001},
+            R.WAL_BYTES,
+        ),
+        (
+            {"BACKPRESSURE_WAL_AGE_MS_MAX": "100"},
+            {"oldest_ns": 9_900 * MS},
+            {"oldest_ns": 9_900 * MS - 1},
+            R.WAL_AGE,
+        ),
+        (
+            {"BACKPRESSURE_SOFT_WAL_AGE_MS_MAX": "100"},
+            {"oldest_ns": 9_900 * MS},
+            {"oldest_ns": 9_900 * MS - 1},
+            R.SOFT_WAL_AGE,
+        ),
+        (
+            {"BACKPRESSURE_VENUE_QUEUE_MAX": "10"},
+            {"venue_depth": 5, "inflight": 4},
+            {"venue_depth": 5, "inflight": 5},
+            R.QUEUE_REJECT,
+        ),
+    ],
+)
+def test_check_each_rule_refuses_only_past_its_limit(
+    environ: dict[str, str], below: dict[str, int], at_limit: dict[str, int], expected: int
+) -> None:
+    assert admission(Signals(**below), **environ).check() == R.ADMIT
+    subject = admission(Signals(**at_limit), **environ)
+    assert subject.check() == expected
+    assert subject.refused[expected] == 1
+
+
+def test_check_wal_bytes_safety_bound_holds_when_unset() -> None:
+    subject = admission(Signals(pending_bytes=WAL_BYTES_SAFETY_MAX + 1))
+    assert subject.check() == R.WAL_BYTES
+
+
+def test_check_venue_queue_default_is_the_transport_bound() -> None:
+    subject = admission(Signals(venue_depth=65_535, inflight=1))
+    assert subject.check() == R.QUEUE_REJECT
+
+
+def test_check_venue_queue_zero_turns_the_rule_off() -> None:
+    subject = admission(Signals(venue_depth=10**6), BACKPRESSURE_VENUE_QUEUE_MAX="0")
+    assert subject.check() == R.ADMIT
+
+
+def test_check_no_pending_record_means_no_wal_age() -> None:
+    subject = admission(Signals(oldest_ns=0), BACKPRESSURE_WAL_AGE_MS_MAX="1")
+    assert subject.check() == R.ADMIT
+
+
+def test_check_disk_below_minimum_refuses_after_a_poll() -> None:
+    signals = Signals()
+    subject = admission(signals, BACKPRESSURE_DISK_FREE_PCT_MIN="20")
+    subject.observe_disk(19.9)
+    assert subject.check() == R.DISK_FREE
+    subject.observe_disk(20.0)
+    assert subject.check() == R.ADMIT
+
+
+def test_check_unknown_free_space_skips_the_disk_rule() -> None:
+    subject = admission(Signals(), BACKPRESSURE_DISK_FREE_PCT_MIN="20")
+    subject.observe_disk(None)
+    assert subject.check() == R.ADMIT
+
+
+def test_check_full_wal_disk_refuses_even_unconfigured() -> None:
+    subject = admission(Signals(disk_full=True))
+    assert subject.check() == R.DISK_FREE
+    assert reason_of(R.DISK_FREE) == Reason.BACKPRESSURE_DISK_FREE
+
+
+def test_check_hard_limits_answer_before_soft_ones() -> None:
+    signals = Signals(inflight=100, oldest_ns=1)
+    subject = admission(
+        signals,
+        BACKPRESSURE_SOFT_WAL_AGE_MS_MAX="1",
+        BACKPRESSURE_INFLIGHT_MAX="10",
+        BACKPRESSURE_INFLIGHT_DYNAMIC="1",
+        BACKPRESSURE_INFLIGHT_MIN="1",
+        BACKPRESSURE_INFLIGHT_INITIAL="5",
+    )
+    assert subject.check() == R.INFLIGHT
+    signals.inflight = 9
+    assert subject.check() == R.SOFT_WAL_AGE
+    signals.oldest_ns = 0
+    assert subject.check() == R.INFLIGHT_SOFT
+
+
+def test_check_dynamic_limit_refuses_soft() -> None:
+    subject = admission(
+        Signals(inflight=300),
+        BACKPRESSURE_INFLIGHT_DYNAMIC="1",
+        BACKPRESSURE_INFLIGHT_INITIAL="300",
+    )
+    assert subject.check() == R.INFLIGHT_SOFT
+    assert reason_of(R.INFLIGHT_SOFT) == Reason.BACKPRESSURE_INFLIGHT_SOFT
+
+
+def test_check_dynamic_limit_is_not_asked_when_off() -> None:
+    subject = admission(Signals(inflight=60_000))
+    assert subject.controller is None
+    assert subject.check() == R.ADMIT
+
+
+def test_check_counts_refusals_by_reason() -> None:
+    signals = Signals(inflight=8)
+    subject = admission(signals, BACKPRESSURE_INFLIGHT_MAX="8")
+    for _ in range(3):
+        subject.check()
+    signals.inflight = 0
+    subject.check()
+    assert subject.refused_total == 3
+    assert subject.refused_by_reason()["BACKPRESSURE_INFLIGHT"] == 3
+    assert sum(subject.refused_by_reason().values()) == 3
+
+
+def test_check_tracks_the_inflight_high_water_of_admitted_orders() -> None:
+    signals = Signals(inflight=4)
+    subject = admission(signals, BACKPRESSURE_INFLIGHT_MAX="8")
+    subject.check()
+    signals.inflight = 8
+    subject.check()  # refused: does not raise the mark
+    assert subject.inflight_high_water == 5
+
+
+def test_kinds_every_refusal_is_a_backpressure_code_with_a_retry_hint() -> None:
+    for kind in KINDS[1:]:
+        assert 500 <= kind.reason.value < 600, kind
+        assert kind.retry_after_ms > 0, kind
+        assert kind.counter, kind
+    assert not any(kind.hard for kind in KINDS if "SOFT" in kind.reason.name)
+    assert KINDS[R.RATE_DECLINE].hard is False
+
+
+def test_admission_refuses_a_disabled_controller() -> None:
+    settings = BackpressureSettings()
+    with pytest.raises(AssertionError):
+        Admission(settings, Signals().probes(), InflightController(ControllerSettings()))
