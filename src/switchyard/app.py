@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 import logging
 import os
 import signal
@@ -33,8 +34,9 @@ from switchyard.adapters.market_stream import MarketHub
 from switchyard.adapters.metrics import GatewayCollector, new_registry
 from switchyard.adapters.sse import SSEHub
 from switchyard.config import GatewaySettings
+from switchyard.core import env
 from switchyard.core.env import REGISTRY
-from switchyard.core.ports import VenueTransport
+from switchyard.core.ports import Disk, VenueTransport
 from switchyard.datadir import resolve_data_dir
 from switchyard.pipeline.apply import apply_record
 from switchyard.pipeline.sequencer import Sequencer
@@ -53,6 +55,19 @@ log = logging.getLogger("switchyard.app")
 _SECRET_NAMES = frozenset(
     {"JWT_HS256_SECRET", "AUDIT_HMAC_KEY", "STRATEGY_ADMIN_TOKEN", "APP_DB_URL"}
 )
+# Slow-disk and full-disk tests of a live gateway (issue 11): the WAL's disk, in the gateway
+# and in its writer process, becomes testing/faulty_disk.py's FaultyDisk on this control file.
+# Named by string so nothing under src imports the test fakes; refused in production.
+WAL_FAULTS_FILE = env.declare(
+    "WAL_FAULTS_FILE",
+    "",
+    "Tests only: FaultyDisk control file (latency, ENOSPC, EIO injected into the WAL's disk); "
+    "refused when SWITCHYARD_ENV=production",
+    env.text,
+    section="wal",
+)
+_OS_DISK = "switchyard.adapters.disk_os:OsDisk"
+_FAULTY_DISK = "switchyard.testing.faulty_disk:FaultyDisk.from_control_file"
 
 
 @dataclass
@@ -82,11 +97,14 @@ def configure_logging(level: str) -> None:
     )
 
 
-def _flusher(settings: JournalSettings, loop: asyncio.AbstractEventLoop) -> Flusher:
+def _flusher(
+    settings: JournalSettings, loop: asyncio.AbstractEventLoop, faults_file: str = ""
+) -> Flusher:
     if settings.flusher == "process":
         return ProcessFlusher(
             loop,
-            disk_factory="switchyard.adapters.disk_os:OsDisk",
+            disk_factory=_FAULTY_DISK if faults_file else _OS_DISK,
+            disk_args=(faults_file,) if faults_file else (),
             max_batch=settings.max_batch,
             max_wait_us=settings.max_wait_us,
         )
@@ -97,6 +115,21 @@ def _flusher(settings: JournalSettings, loop: asyncio.AbstractEventLoop) -> Flus
             max_wait_us=settings.max_wait_us,
         )
     return InlineFlusher(loop.call_soon)
+
+
+def _wal_disk(environ: Mapping[str, str]) -> tuple[Disk, str]:
+    """The WAL's disk and its faults file: OsDisk, or a FaultyDisk when WAL_FAULTS_FILE is set."""
+    faults_file = WAL_FAULTS_FILE.read(environ)
+    if not faults_file:
+        return OsDisk(), ""
+    if environ.get("SWITCHYARD_ENV", "").strip() == "production":
+        raise env.ConfigError("WAL_FAULTS_FILE is for tests; it is refused in production")
+    module_name, _, attribute = _FAULTY_DISK.partition(":")
+    factory: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        factory = getattr(factory, part)
+    disk: Disk = factory(faults_file)
+    return disk, faults_file
 
 
 def settings_view(environ: Mapping[str, str]) -> dict[str, str]:
@@ -137,12 +170,13 @@ async def build_gateway(
     sse = SSEHub(disk_reader=api_audit.disk_records(wal_dir, journal_settings.hmac_key))
     market = MarketHub(venue)
     node = GatewayNode(venue=venue, clock=clock, publish=sse.publish, on_market_data=market.publish)
+    wal_disk, faults_file = _wal_disk(environ)
     journal = Journal.open(
         wal_dir,
-        disk=OsDisk(),
+        disk=wal_disk,
         settings=journal_settings,
         clock=clock,
-        flusher=_flusher(journal_settings, loop),
+        flusher=_flusher(journal_settings, loop, faults_file),
         on_durable=node.on_durable,
         on_fatal=node.on_fatal,
         log=lambda line: log.warning("wal recovery: %s", line),
