@@ -212,6 +212,10 @@ def test_tool_ceiling_measures_both_generators(tmp_path):
     assert "constant-202" in ceiling["server"]
     assert ceiling["python"]["maxRatePerSec"] > 1000
     assert ceiling["wrk"]["maxRatePerSec"] > 1000
-    assert ceiling["python"]["openLoopMaxRatePerSec"] >= 2500  # even a busy VM holds 2.5k/s
-    assert ceiling["python"]["openLoopTried"][0]["ratePerSec"] == 2500
+    # How high the open-loop search gets depends on the machine's load (not asserted); that it
+    # runs its ladder and reports one of the rates it held (0 if none) is.
+    tried = ceiling["python"]["openLoopTried"]
+    assert tried[0]["ratePerSec"] == 2500
+    held = [step["ratePerSec"] for step in tried if step["held"]]
+    assert ceiling["python"]["openLoopMaxRatePerSec"] == (max(held) if held else 0)
     assert document["counts"]["errors"] == 0

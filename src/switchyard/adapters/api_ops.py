@@ -276,6 +276,7 @@ def reconcile(ctx: GatewayContext, request: Request) -> Response:
     return json_response(
         200,
         {
+            "source": f"{ctx.engine_id}:{state.wal_id}",  # matches the outbox's eventId prefix
             "seq": state.last_seq,
             "durableSeq": ctx.node.durable_seq,
             "evictedOrders": state.evicted_orders,

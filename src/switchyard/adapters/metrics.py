@@ -324,6 +324,12 @@ class GatewayCollector(Collector):
             "1 while the WAL waits for disk space",
             int(journal.disk_full),
         )
+        yield from self._wal_batches()
+
+    def _wal_batches(self) -> Iterator[Metric]:
+        node = self._ctx.node
+        journal = node.journal
+        assert journal is not None
         yield counter(
             "switchyard_wal_bytes_total",
             "Record bytes (framed, with checksum and chain hash) written to the WAL",

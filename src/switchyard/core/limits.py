@@ -28,8 +28,8 @@ CLIENT_ORDER_ID_LEN_MAX = 64
 IDEMPOTENCY_KEY_LEN_MAX = 128
 ACCOUNT_ID_LEN_MAX = 64
 SYMBOL_LEN_MAX = 16
-ORDER_QTY_MAX = 10**12  # absolute sanity bound in lots, far above any risk limit
-ORDER_PRICE_MAX = 10**15  # absolute sanity bound in ticks
+ORDER_QTY_MAX = 10**9  # lots: far above any risk limit; qty x price stays within int64
+ORDER_PRICE_MAX = 10**9  # ticks: with ORDER_QTY_MAX, every notional fits a signed 64-bit int
 ORDERS_LIST_LIMIT_MAX = 1_000  # GET /orders?limit=
 
 # --- WAL ----------------------------------------------------------------------------
@@ -67,4 +67,6 @@ assert WAL_RECORD_PAYLOAD_MAX_BYTES < WAL_SEGMENT_SIZE_BYTES
 assert WAL_RECORD_PAYLOAD_MAX_BYTES < WAL_CHUNK_MAX_BYTES < WAL_SEGMENT_SIZE_BYTES
 assert WAL_CHUNK_MAX_BYTES <= WAL_PENDING_MAX_BYTES
 assert ORDERS_OPEN_MAX <= ORDERS_RETAINED_MAX
+# Notionals travel as msgpack/JSON integers and PostgreSQL BIGINT: keep them below 2**63.
+assert ORDER_QTY_MAX * ORDER_PRICE_MAX < 2**63
 assert VENUE_TCP_LINE_MAX_BYTES < VENUE_TCP_WRITE_BUFFER_MAX_BYTES

@@ -38,7 +38,7 @@ KAFKA_CLIENT_ID = env.declare(
 KAFKA_TOPIC_PARTITIONS = env.declare(
     "KAFKA_TOPIC_PARTITIONS",
     "3",
-    "Partitions when the outbox creates the topic (only if it does not exist).",
+    "Partitions when the outbox or the back office creates the topic (only if missing).",
     env.integer(1, 10_000),
     section=_SECTION,
 )

@@ -100,6 +100,9 @@ class GatewayNode:
         self.venue_up = False
         self.accepting = True
         self.recovered_state_hash = ""  # state hash right after WAL replay (set by the app)
+        # Called with the new durable seq after each durable batch's effects (e.g. the outbox's
+        # wake-up); each must be cheap and must not raise.
+        self.durable_listeners: list[Callable[[int], None]] = []
         self.counters = NodeCounters()
         self.order_outcomes: dict[str, int] = {outcome.name.lower(): 0 for outcome in Outcome}
         # latency series
@@ -200,6 +203,8 @@ class GatewayNode:
             elif record_type == RecordType.REPLACE_REQUESTED:
                 assert isinstance(record, ReplaceRequested)
                 self._send_replace(record.order_id, record.new_qty, record.new_price)
+        for listener in self.durable_listeners:
+            listener(durable_seq)
 
     def on_synced(self, records: int, sync_ns: int) -> None:
         """One writer batch: its fdatasync time and size (for /stats and /metrics)."""

@@ -16,6 +16,7 @@ from switchyard.core.enums import (
     Side,
     TimeInForce,
 )
+from switchyard.core.limits import ORDER_PRICE_MAX, ORDER_QTY_MAX
 from switchyard.core.messages import (
     BookDelta,
     BookLevel,
@@ -33,8 +34,8 @@ from switchyard.venue.protocol import BookRequest, Hello, Ping, ProtocolError, S
 
 ids = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=40)
 symbols = st.text(st.characters(min_codepoint=48, max_codepoint=90), min_size=1, max_size=8)
-quantities = st.integers(0, 10**12)
-prices = st.integers(0, 10**15)
+quantities = st.integers(0, ORDER_QTY_MAX)
+prices = st.integers(0, ORDER_PRICE_MAX)
 
 requests = st.one_of(
     st.builds(
