@@ -187,7 +187,10 @@ class OrderBook:
     __slots__ = (
         "_dirty_asks",
         "_dirty_bids",
+        "_price_max",
+        "_price_min",
         "_trades",
+        "_unit_steps",
         "ask_keys",
         "ask_levels",
         "band_bps",
@@ -222,48 +225,50 @@ class OrderBook:
         self._dirty_bids: list[int] = []  # prices changed by the current command
         self._dirty_asks: list[int] = []
         self._trades: list[Trade] = []
+        # Precomputed for the hot paths' "certainly valid" test (the full checks, in their
+        # documented order, run only when it fails): lot and tick of 1 need no modulo, and
+        # the tick range and price band are one interval, recomputed by set_reference().
+        self._unit_steps = self.lot_size == 1 and self.tick_size == 1
+        self._price_min = 1
+        self._price_max = ORDER_PRICE_MAX
+        self._set_price_interval()
 
     # --- commands -------------------------------------------------------------------
 
     def new_order(self, msg: VenueNewOrder, now_ns: int, out: list[ExecReport]) -> None:
         """Validate, acknowledge, match and rest (or expire) a new order."""
         reg = self.registry
+        order_id = msg.order_id
         order_type = msg.order_type
         side = msg.side
-        price = msg.price if order_type == _LIMIT else 0
         qty = msg.qty
         tif = msg.time_in_force
+        if order_type == _LIMIT:
+            price = msg.price
+            # Certainly valid (a plain LIMIT order)? Else the full checks, in their order.
+            checked = (
+                0 < qty <= ORDER_QTY_MAX
+                and self._price_min <= price <= self._price_max
+                and (self._unit_steps or not (qty % self.lot_size or price % self.tick_size))
+                and tif != _GTD
+                and not msg.post_only
+                and len(reg.live) < reg.open_max
+            )
+        else:
+            price = 0
+            checked = False
         order = BookOrder(
-            msg.order_id, msg.account_id, self.symbol, side, order_type, tif, price, qty, qty,
+            order_id, msg.account_id, self.symbol, side, order_type, tif, price, qty, qty,
             msg.expire_at_ns, msg.post_only, next(reg.serial),
         )  # fmt: skip
-        # Fast path: a plain LIMIT order with valid qty and price; anything else is checked
-        # in full (same rules, same order, by _validate_new).
-        band = self.band_bps
-        if (
-            order_type != _LIMIT
-            or qty <= 0
-            or qty > ORDER_QTY_MAX
-            or qty % self.lot_size
-            or price <= 0
-            or price > ORDER_PRICE_MAX
-            or price % self.tick_size
-            or (
-                band
-                and abs(price - self.reference_price) * BPS_DENOMINATOR
-                > band * self.reference_price
-            )
-            or tif == _GTD
-            or msg.post_only
-            or len(reg.live) >= reg.open_max
-        ):
+        if not checked:
             reason = self._validate_new(order, now_ns)
             if reason:
                 self._reject(order, reason, msg.price, now_ns, out)
                 return
         out.append(
             ExecReport(
-                _ACK, order.order_id, next(reg.seq), self.symbol, side, qty, price,
+                _ACK, order_id, next(reg.seq), self.symbol, side, qty, price,
                 0, 0, 0, qty, None, _NONE, "", now_ns,
             )
         )  # fmt: skip
@@ -271,24 +276,20 @@ class OrderBook:
             self._expire(order, Reason.FOK_NOT_FILLABLE, now_ns, out)
             return
         if side == _BUY:
-            keys = self.ask_keys
-            crosses = bool(keys) and (order_type == _MARKET or -keys[-1] <= price)
+            levels, keys, key, dirty = self.bid_levels, self.bid_keys, price, self._dirty_bids
+            opposite = self.ask_keys
         else:
-            keys = self.bid_keys
-            crosses = bool(keys) and (order_type == _MARKET or keys[-1] >= price)
-        if crosses:
+            levels, keys, key, dirty = self.ask_levels, self.ask_keys, -price, self._dirty_asks
+            opposite = self.bid_keys
+        # Crosses when the opposite best key reaches -key (asks are keyed -price, bids price).
+        if opposite and (order_type == _MARKET or opposite[-1] >= -key):
             self._match(order, now_ns, out)
             self._settle_incoming(order, now_ns, out)
         elif order_type == _MARKET or tif == _IOC:
             self._settle_incoming(order, now_ns, out)
         else:
             # _rest(), inlined: resting a new order is the most common command.
-            if side == _BUY:
-                levels, keys, key = self.bid_levels, self.bid_keys, price
-                self._dirty_bids.append(price)
-            else:
-                levels, keys, key = self.ask_levels, self.ask_keys, -price
-                self._dirty_asks.append(price)
+            dirty.append(price)
             level = levels.get(price)
             if level is None:
                 level = levels[price] = _Level(price)
@@ -298,7 +299,7 @@ class OrderBook:
                     insort(keys, key)
             level.orders[order.serial] = order
             level.qty += qty
-            reg.live[order.order_id] = order
+            reg.live[order_id] = order
             if tif == _GTD:
                 heappush(reg.gtd, (order.expire_at_ns, order.serial, order))
 
@@ -356,25 +357,23 @@ class OrderBook:
         """Cancel/replace a resting order; a refused replace leaves it exactly as it was."""
         qty = msg.qty
         price = msg.price
-        old_price = order.price
         cum = order.cum
         if not (
             cum < qty <= ORDER_QTY_MAX
-            and not qty % self.lot_size
-            and 0 < price <= ORDER_PRICE_MAX
-            and not price % self.tick_size
-            and not self.band_bps
+            and self._price_min <= price <= self._price_max
+            and (self._unit_steps or not (qty % self.lot_size or price % self.tick_size))
             and not order.post_only
-        ):  # not the fast path: full checks, in their documented order
+        ):  # not certainly valid: full checks, in their documented order
             reason = self._validate_replace(order, qty, price)
             if reason:
                 out.append(self._report(order, _REPLACE_REJECTED, reason, now_ns))
                 return
+        old_price = order.price
         if price == old_price and qty <= order.qty:
             self._shrink(order, qty, now_ns, out)
             return
-        # Price change or size increase: a new priority. The order gets a new serial, so its
-        # old queue entry is dead (lazy delete) and it joins the back of its new level.
+        # Price change or size increase: a new priority. The order leaves its level, gets a
+        # new serial and joins the back of its new level (or matches first if it crosses).
         # _unrest() and _rest() are inlined: moving an order is the most common command.
         reg = self.registry
         side = order.side
@@ -382,12 +381,10 @@ class OrderBook:
             levels, keys, dirty = self.bid_levels, self.bid_keys, self._dirty_bids
             old_key, new_key = old_price, price
             opposite = self.ask_keys
-            crosses = bool(opposite) and -opposite[-1] <= price
         else:
             levels, keys, dirty = self.ask_levels, self.ask_keys, self._dirty_asks
             old_key, new_key = -old_price, -price
             opposite = self.bid_keys
-            crosses = bool(opposite) and opposite[-1] >= price
         level = levels[old_price]
         orders = level.orders
         del orders[order.serial]
@@ -409,7 +406,7 @@ class OrderBook:
                 price, 0, 0, cum, leaves, None, _NONE, "", now_ns,
             )
         )  # fmt: skip
-        if crosses:
+        if opposite and opposite[-1] >= -new_key:  # crosses: trade first
             del reg.live[order.order_id]
             self._match(order, now_ns, out)
             self._settle_incoming(order, now_ns, out)
@@ -431,6 +428,19 @@ class OrderBook:
         """Move the price-band centre (the simulated liquidity's reference price)."""
         assert 0 < price <= ORDER_PRICE_MAX, price
         self.reference_price = price
+        self._set_price_interval()
+
+    def _set_price_interval(self) -> None:
+        # |price - ref| * BPS > band * ref  <=>  |price - ref| > (band * ref) // BPS (integers),
+        # so the prices _validate_price accepts (ignoring the tick) are exactly this interval.
+        low, high = 1, ORDER_PRICE_MAX
+        if self.band_bps:
+            reference = self.reference_price
+            width = self.band_bps * reference // BPS_DENOMINATOR
+            low = max(low, reference - width)
+            high = min(high, reference + width)
+        self._price_min = low
+        self._price_max = high
 
     # --- market data ----------------------------------------------------------------
 
