@@ -11,7 +11,16 @@ Control law (docs/BACKPRESSURE.md has the derivation and plots), once per tick o
     r  = durable commits in the tick / dt                  (accepted orders made durable)
     R <- (1 - BETA) R + BETA r
     L* = clamp(round(ALPHA x R x TARGET_WAL_AGE_SEC), MIN, CAP)     (Little: inflight = R x age)
-    L <- L* if |L* - L| <= max(1, floor(SLEW_RATIO x L)) else L +- that step
+    s  = max(1, floor(SLEW_RATIO x L))
+    L <- L + s            if the limit refused orders in the tick while the oldest non-durable
+                          record stayed within TARGET (the probe, see below)
+    L <- L* if |L* - L| <= s else L +- s                                         (otherwise)
+
+The probe is ours: when the limit binds, R is what the limit let through, so L* = ALPHA x R x T
+can only shrink whenever one accept-to-durable round trip exceeds ALPHA x T, even if the
+backlog meets T (the seed collapsed to MIN then). Growing while the measured WAL age is within
+T keeps the backlog between ALPHA x T and T when the disk is the bottleneck, and sheds nothing
+when it is not; when even one round trip is slower than T, L falls to MIN (documented).
 
 Admission: refuse (429 BACKPRESSURE_INFLIGHT_SOFT) when inflight >= L, and keep refusing
 until inflight falls to floor(HYSTERESIS_OFF_RATIO x L) (at most L - 1, at least 0: the
@@ -48,6 +57,7 @@ class InflightController:
     """See the module docstring. Not thread-safe; every call happens on one thread."""
 
     __slots__ = (
+        "_age_max_ns",
         "_alpha",
         "_beta",
         "_cap",
@@ -69,6 +79,7 @@ class InflightController:
         "declining",
         "enabled",
         "last_tick_rate",
+        "last_tick_wal_age_s",
         "limit",
         "off_threshold",
         "reject_rate",
@@ -96,6 +107,7 @@ class InflightController:
         self.off_threshold = self._off_for(self.limit)
         self.commit_rate = self.limit / self._target_s  # the seed's start: the limit is right
         self.last_tick_rate = 0.0
+        self.last_tick_wal_age_s = 0.0
         self.reject_rate = 0.0
         self.rejecting = False
         self.declining = False
@@ -108,6 +120,7 @@ class InflightController:
         self._last_committed = 0
         self._last_soft = 0
         self._last_inflight_refused = 0
+        self._age_max_ns = 0  # oldest non-durable record's age, the largest seen this tick
 
     # --- per order (hot path) ------------------------------------------------------------
 
@@ -129,13 +142,18 @@ class InflightController:
 
     # --- per tick ----------------------------------------------------------------------------
 
-    def step(self, *, now_ns: int, committed_total: int, inflight: int) -> bool:
+    def step(self, *, now_ns: int, committed_total: int, inflight: int, wal_age_ns: int) -> bool:
         """Sample if a tick has passed since the last sample; True when it did.
 
         `committed_total`: accepted orders made durable since start (never decreases);
-        `inflight`: accepted orders not durable yet, now. Call it as often as you like.
+        `inflight`: accepted orders not durable yet, now; `wal_age_ns`: age of the oldest
+        record not yet durable, now (0: none). Call it as often as you like: the WAL age of
+        every call counts (the tick uses the largest seen since the previous tick).
         """
         assert inflight >= 0, inflight
+        assert wal_age_ns >= 0, wal_age_ns
+        if wal_age_ns > self._age_max_ns:
+            self._age_max_ns = wal_age_ns
         if self._last_ns is None:
             self._remember(now_ns, committed_total)
             return False
@@ -149,24 +167,29 @@ class InflightController:
         before = self.commit_rate
         self.commit_rate = before + self._beta * (rate - before)
         self.last_tick_rate = rate
+        self.last_tick_wal_age_s = self._age_max_ns / _NS_PER_S
         soft = self.soft_refused + self.decline_refused - self._last_soft
         self.reject_rate += self._reject_beta * (soft / elapsed_s - self.reject_rate)
         saturated = self.soft_refused > self._last_inflight_refused or (
             inflight >= self.off_threshold
         )
         if self.enabled:
-            self._step_limit()
+            self._step_limit(saturated=saturated, wal_age_s=self.last_tick_wal_age_s)
             self._step_decline(rate, before, saturated=saturated, inflight=inflight)
         self.ticks += 1
         self._remember(now_ns, committed_total)
         return True
 
-    def _step_limit(self) -> None:
+    def _step_limit(self, *, saturated: bool, wal_age_s: float) -> None:
         desired = round(self._alpha * self.commit_rate * self._target_s)
         desired = min(max(desired, self._min), self._cap)
         limit = self.limit
         step = max(1, int(limit * self._slew))
-        if desired > limit + step:
+        if saturated and wal_age_s <= self._target_s and desired <= limit:
+            # The limit refused orders although the backlog met its target: the measured rate
+            # is what the limit let through, not what the disk can do. Probe one step up.
+            limit = min(self._cap, limit + step)
+        elif desired > limit + step:
             limit += step
         elif desired < limit - step:
             limit -= step
@@ -196,6 +219,7 @@ class InflightController:
         return off
 
     def _remember(self, now_ns: int, committed_total: int) -> None:
+        self._age_max_ns = 0
         self._last_ns = now_ns
         self._last_committed = committed_total
         self._last_soft = self.soft_refused + self.decline_refused
@@ -211,6 +235,7 @@ class InflightController:
             "offThreshold": self.off_threshold,
             "commitRateEwma": round(self.commit_rate, 1),
             "lastTickRate": round(self.last_tick_rate, 1),
+            "lastTickWalAgeMs": round(self.last_tick_wal_age_s * 1000, 3),
             "softRejectRateEwma": round(self.reject_rate, 1),
             "rejecting": self.rejecting,
             "rateDeclining": self.declining,

@@ -2,25 +2,28 @@
 
 Owns the order in which the rules are asked, what each rule reads, which reason code, hard or
 soft level and retry hint a refusal carries, and the per-reason refusal counts. The signals
-come from probes passed in (plain callables reading counters the runtime keeps), so the rules
-are pure: no clock of their own, no I/O, no HTTP. Slow signals are *observed* from a timer
-(`observe_disk`), never measured per order (free space is a statvfs call).
+are read from objects passed in, typed by Protocols (the journal's counters, the node's order
+counters, the venue's queue depth, a monotonic clock function), so the rules are pure: no
+clock of their own, no I/O, no HTTP. Slow signals are *observed* from a timer (`observe`:
+free space is a statvfs call, never made per order).
 
-Hot path: `check()` runs for every POST /orders before the body is decoded. It returns a
-small int (0 = admit, else an index into `KINDS`) so no enum is hashed per request; rules
-that are off cost one attribute test each.
+Hot path: `check()` runs for every POST /orders before the body is decoded, reading plain
+attributes (no probe calls); a refusal is a small int index into `KINDS`, turned into the
+caller's answer by `respond(index)`. Rules that are off cost one attribute test each.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Generic, Protocol, TypeVar
 
 from switchyard.core.codes import Reason
 
 from .controller import InflightController
-from .settings import BackpressureSettings
+from .settings import WAL_BYTES_SAFETY_MAX, BackpressureSettings
+
+T = TypeVar("T")
 
 _NS_PER_MS: Final = 1_000_000
 _OFF: Final = 1 << 62  # a limit no signal reaches: the rule never refuses
@@ -121,35 +124,52 @@ _BY_REASON: Final = {kind.reason: kind.index for kind in KINDS}
 assert all(kind.index == position for position, kind in enumerate(KINDS))
 
 
-@dataclass(frozen=True, slots=True)
-class Probes:
-    """What admission reads, as callables over counters the gateway keeps (all cheap)."""
+class JournalSignals(Protocol):
+    """What admission reads from the WAL journal (switchyard.wal.Journal has these)."""
 
-    inflight: Callable[[], int]  # accepted orders whose accept record is not durable
-    wal_pending_bytes: Callable[[], int]  # WAL bytes appended, not durable
-    wal_oldest_pending_ns: Callable[[], int]  # monotonic ns of the oldest such record, 0: none
-    mono_ns: Callable[[], int]
-    disk_full: Callable[[], bool]  # the WAL writer cannot get space for its next segment
-    venue_queue_depth: Callable[[], int]
+    @property
+    def disk_full(self) -> bool: ...  # the writer cannot get space for its next segment
+    @property
+    def pending_bytes(self) -> int: ...  # appended, not yet durable
+    @property
+    def oldest_pending_ns(self) -> int: ...  # monotonic ns of the oldest such record, 0: none
 
 
-class Admission:
-    """See the module docstring. One instance per gateway, used on the event loop."""
+class OrderCounters(Protocol):
+    """Accepted orders and accept records made durable (switchyard.runtime's GatewayNode)."""
+
+    @property
+    def order_outcomes(self) -> dict[str, int]: ...
+    @property
+    def accepted_durable(self) -> int: ...
+
+
+class VenueQueue(Protocol):
+    def queue_depth(self) -> int: ...
+
+
+class Admission(Generic[T]):
+    """See the module docstring. One instance per gateway, used on the event loop.
+
+    `respond(index)` turns a refusal into what the caller answers (the gateway: an HTTP
+    Response; a test: the index itself); `check()` returns None to admit.
+    """
 
     __slots__ = (
         "_controller",
-        "_disk_full",
-        "_inflight",
         "_inflight_max",
+        "_journal",
         "_mono_ns",
-        "_oldest_ns",
-        "_pending_bytes",
+        "_orders",
+        "_outcomes",
+        "_respond",
         "_soft_age_ns",
-        "_venue_depth",
+        "_venue",
         "_venue_max",
         "_wal_age_ns",
         "_wal_ages",
         "_wal_bytes_max",
+        "blocked",
         "disk_free_pct",
         "disk_low",
         "inflight_high_water",
@@ -160,29 +180,36 @@ class Admission:
     def __init__(
         self,
         settings: BackpressureSettings,
-        probes: Probes,
+        *,
+        journal: JournalSignals,
+        orders: OrderCounters,
+        venue: VenueQueue,
+        mono_ns: Callable[[], int],
+        respond: Callable[[int], T],
         controller: InflightController | None = None,
     ) -> None:
         assert controller is None or controller.enabled
         # config
         self.settings = settings
         self._controller = controller
+        self._respond = respond
         self._inflight_max = settings.inflight_max if settings.inflight_max is not None else _OFF
-        self._wal_bytes_max = settings.wal_bytes_limit
+        # Unset, the WAL-bytes bound is the journal's safety bound, checked by the sampler.
+        self._wal_bytes_max = settings.wal_bytes_max if settings.wal_bytes_max is not None else _OFF
         hard_age = settings.wal_age_ms_max
         soft_age = settings.soft_wal_age_ms_max
         self._wal_age_ns = hard_age * _NS_PER_MS if hard_age is not None else _OFF
         self._soft_age_ns = soft_age * _NS_PER_MS if soft_age is not None else _OFF
         self._wal_ages = hard_age is not None or soft_age is not None
         self._venue_max = settings.venue_queue_max or _OFF
-        # probes, bound once
-        self._inflight = probes.inflight
-        self._pending_bytes = probes.wal_pending_bytes
-        self._oldest_ns = probes.wal_oldest_pending_ns
-        self._mono_ns = probes.mono_ns
-        self._disk_full = probes.disk_full
-        self._venue_depth = probes.venue_queue_depth
+        # what the checks read
+        self._journal = journal
+        self._orders = orders
+        self._outcomes = orders.order_outcomes
+        self._venue = venue if settings.venue_queue_max else None
+        self._mono_ns = mono_ns
         # state
+        self.blocked = ADMIT  # a refusal the sampler found (low disk, WAL safety bound)
         self.disk_free_pct: float | None = None  # last polled value
         self.disk_low = False  # last poll was below BACKPRESSURE_DISK_FREE_PCT_MIN
         self.inflight_high_water = 0  # most orders inflight at once (admission's bound)
@@ -194,23 +221,23 @@ class Admission:
 
     # --- per order (hot path) ---------------------------------------------------------------
 
-    def check(self) -> int:
-        """ADMIT (0), or the KINDS index of the first rule that refuses (counted)."""
-        if self.disk_low or self._disk_full():
+    def check(self) -> T | None:
+        """None to admit; else count the first refusal and return `respond(its index)`."""
+        if self.blocked:
+            return self._refuse(self.blocked)
+        journal = self._journal
+        if journal.disk_full:
             return self._refuse(DISK_FREE)
-        age_ns = 0
-        if self._wal_ages:
-            oldest = self._oldest_ns()
-            if oldest:
-                age_ns = self._mono_ns() - oldest
-                if age_ns > self._wal_age_ns:
-                    return self._refuse(WAL_AGE)
-        if self._pending_bytes() > self._wal_bytes_max:
+        age_ns = self._wal_age_now() if self._wal_ages else 0
+        if age_ns > self._wal_age_ns:
+            return self._refuse(WAL_AGE)
+        if self._wal_bytes_max != _OFF and journal.pending_bytes > self._wal_bytes_max:
             return self._refuse(WAL_BYTES)
-        inflight = self._inflight()
+        inflight = self._outcomes["accepted"] - self._orders.accepted_durable
         if inflight >= self._inflight_max:
             return self._refuse(INFLIGHT)
-        if self._venue_depth() + inflight >= self._venue_max:
+        venue = self._venue
+        if venue is not None and venue.queue_depth() + inflight >= self._venue_max:
             return self._refuse(QUEUE_REJECT)
         if age_ns > self._soft_age_ns:
             return self._refuse(SOFT_WAL_AGE)
@@ -221,21 +248,40 @@ class Admission:
                 return self._refuse(_BY_REASON[reason])
         if inflight >= self.inflight_high_water:
             self.inflight_high_water = inflight + 1  # this order is about to be accepted
-        return ADMIT
+        return None
 
-    def _refuse(self, index: int) -> int:
+    def _wal_age_now(self) -> int:
+        oldest = self._journal.oldest_pending_ns
+        return self._mono_ns() - oldest if oldest else 0
+
+    def _refuse(self, index: int) -> T:
         self.refused[index] += 1
-        return index
+        return self._respond(index)
 
     # --- from the timer --------------------------------------------------------------------
 
-    def observe_disk(self, free_pct: float | None) -> None:
-        """The WAL filesystem's free space, polled on a timer (None: unknown, rule skipped)."""
+    def observe(self, free_pct: float | None) -> None:
+        """Sampler input: the WAL filesystem's free space (a statvfs, never per order; None:
+        unknown, rule skipped) and, when BACKPRESSURE_WAL_BYTES_MAX is unset, the WAL's own
+        safety bound on pending bytes (far from reachable within one sampling period)."""
         self.disk_free_pct = free_pct
         minimum = self.settings.disk_free_pct_min
         self.disk_low = minimum is not None and free_pct is not None and free_pct < minimum
+        if self.disk_low:
+            self.blocked = DISK_FREE
+        elif (
+            self.settings.wal_bytes_max is None
+            and self._journal.pending_bytes > WAL_BYTES_SAFETY_MAX
+        ):
+            self.blocked = WAL_BYTES
+        else:
+            self.blocked = ADMIT
 
     # --- reads ----------------------------------------------------------------------------------
+
+    @property
+    def inflight(self) -> int:
+        return self._outcomes["accepted"] - self._orders.accepted_durable
 
     @property
     def refused_total(self) -> int:

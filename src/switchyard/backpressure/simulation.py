@@ -90,8 +90,11 @@ def simulate(controller: InflightController, scenario: Scenario) -> Run:
         run.committed += committed
         interval.committed += committed
         assert inflight == len(writer.pending), (inflight, len(writer.pending))
-        controller.step(now_ns=now_ns, committed_total=run.committed, inflight=inflight)
-        age_ms = (now_ns - writer.pending[0]) / _NS_PER_MS if writer.pending else 0.0
+        age_ns = now_ns - writer.pending[0] if writer.pending else 0
+        controller.step(
+            now_ns=now_ns, committed_total=run.committed, inflight=inflight, wal_age_ns=age_ns
+        )
+        age_ms = age_ns / _NS_PER_MS
         run.inflight_max = max(run.inflight_max, inflight)
         run.wal_age_ms_max = max(run.wal_age_ms_max, age_ms)
         if (step + 1) % scenario.sample_every_ms == 0:

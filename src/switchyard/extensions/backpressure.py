@@ -34,7 +34,6 @@ from switchyard.backpressure import (
     Admission,
     BackpressureSettings,
     InflightController,
-    Probes,
     RefusalKind,
 )
 from switchyard.backpressure.rules import INFLIGHT_SOFT
@@ -62,22 +61,18 @@ class Backpressure:
         journal = gateway.journal
         self.journal = journal
         node = self.node
-        outcomes = node.order_outcomes
         # The controller always runs (its rate EWMAs are metrics); it admits only when enabled.
         self.controller = InflightController(settings.controller)
-        self.admission = Admission(
-            settings,
-            Probes(
-                inflight=lambda: outcomes["accepted"] - node.accepted_durable,
-                wal_pending_bytes=lambda: journal.pending_bytes,
-                wal_oldest_pending_ns=lambda: journal.oldest_pending_ns,
-                mono_ns=node.clock.mono_ns,
-                disk_full=lambda: journal.disk_full,
-                venue_queue_depth=node.venue.queue_depth,
-            ),
-            self.controller if settings.controller.enabled else None,
-        )
         self.responders = tuple(_responder(kind, settings, self.controller) for kind in KINDS)
+        self.admission: Admission[Response] = Admission(
+            settings,
+            journal=journal,
+            orders=node,
+            venue=node.venue,
+            mono_ns=node.clock.mono_ns,
+            respond=self._respond,
+            controller=self.controller if settings.controller.enabled else None,
+        )
         self.interval_s = min(SAMPLE_INTERVAL_MAX_S, settings.controller.tick_ms / 1000)
         self.samples = 0
         self._timer: asyncio.TimerHandle | None = None
@@ -86,17 +81,12 @@ class Backpressure:
 
     # --- the hook ------------------------------------------------------------------------
 
+    def _respond(self, index: int) -> Response:
+        return self.responders[index]()
+
     def hook(self) -> Callable[[], Response | None]:
-        check = self.admission.check
-        responders = self.responders
-
-        def admission() -> Response | None:
-            index = check()
-            if index:
-                return responders[index]()
-            return None
-
-        return admission
+        """What POST /orders calls before decoding: None to go on, else the refusal."""
+        return self.admission.check
 
     # --- the sampler ------------------------------------------------------------------------
 
@@ -110,11 +100,13 @@ class Backpressure:
         self.samples += 1
         node = self.node
         now_ns = node.clock.mono_ns()
-        self.admission.observe_disk(self.journal.free_space_pct())
+        self.admission.observe(self.journal.free_space_pct())
+        oldest_ns = self.journal.oldest_pending_ns
         self.controller.step(
             now_ns=now_ns,
             committed_total=node.accepted_durable,
             inflight=node.accepted_undurable,
+            wal_age_ns=max(0, now_ns - oldest_ns) if oldest_ns else 0,
         )
         refused = self.admission.refused_total
         if refused != self._seen_refused:
@@ -139,7 +131,7 @@ class Backpressure:
     def health(self) -> tuple[str, dict[str, Any]]:
         admission = self.admission
         detail: dict[str, Any] = {
-            "inflight": self.node.accepted_undurable,
+            "inflight": self.admission.inflight,
             "refusedTotal": admission.refused_total,
             "diskFreePct": _round(admission.disk_free_pct),
         }

@@ -24,13 +24,17 @@ class Driver:
         self.subject = subject
         self.now_ns = 0
         self.committed = 0
-        subject.step(now_ns=0, committed_total=0, inflight=0)
+        subject.step(now_ns=0, committed_total=0, inflight=0, wal_age_ns=0)
 
-    def tick(self, rate_per_s: float, inflight: int = 0) -> None:
+    def tick(self, rate_per_s: float, inflight: int = 0, wal_age_s: float = 10.0) -> None:
+        """One tick; the WAL age defaults to far above any target (the probe stays off)."""
         self.now_ns += TICK_NS
         self.committed += int(rate_per_s * TICK_NS / 1e9)
         assert self.subject.step(
-            now_ns=self.now_ns, committed_total=self.committed, inflight=inflight
+            now_ns=self.now_ns,
+            committed_total=self.committed,
+            inflight=inflight,
+            wal_age_ns=int(wal_age_s * 1e9),
         )
 
 
@@ -76,15 +80,15 @@ def test_admit_full_hysteresis_clears_as_soon_as_below_the_limit() -> None:
 
 def test_step_first_call_only_takes_a_baseline() -> None:
     subject = controller()
-    assert subject.step(now_ns=5, committed_total=100, inflight=0) is False
+    assert subject.step(now_ns=5, committed_total=100, inflight=0, wal_age_ns=0) is False
     assert subject.ticks == 0
 
 
 def test_step_before_a_tick_has_passed_does_nothing() -> None:
     subject = controller(tick_ms=250)
-    subject.step(now_ns=0, committed_total=0, inflight=0)
-    assert subject.step(now_ns=TICK_NS - 1, committed_total=10, inflight=0) is False
-    assert subject.step(now_ns=TICK_NS, committed_total=10, inflight=0) is True
+    subject.step(now_ns=0, committed_total=0, inflight=0, wal_age_ns=0)
+    assert subject.step(now_ns=TICK_NS - 1, committed_total=10, inflight=0, wal_age_ns=0) is False
+    assert subject.step(now_ns=TICK_NS, committed_total=10, inflight=0, wal_age_ns=0) is True
 
 
 def test_step_updates_the_rate_ewma_with_beta() -> None:
@@ -206,3 +210,39 @@ def test_decline_streak_resets_on_a_good_tick() -> None:
         subject.admit(subject.limit)
         driver.tick(rate_per_s=rate, inflight=subject.limit)
     assert subject.declining is False
+
+
+# --- the probe ----------------------------------------------------------------------------------
+
+
+def test_probe_grows_a_binding_limit_while_the_wal_age_meets_the_target() -> None:
+    # Each accept takes 30 ms to become durable (> ALPHA x TARGET = 16 ms, < TARGET = 20 ms):
+    # the seed's law alone shrinks to MIN, because the rate it measures is what it let through.
+    subject = controller(limit_min=4, limit_initial=100, target_wal_age_s=0.02, slew_ratio=0.2)
+    driver = Driver(subject)
+    for _ in range(20):
+        limit = subject.limit
+        subject.admit(limit)  # demand hits the limit
+        driver.tick(rate_per_s=limit / 0.03, inflight=limit, wal_age_s=0.03 * 0.6)
+        assert subject.limit > limit
+    assert subject.limit > 100
+
+
+def test_probe_is_off_when_the_wal_age_exceeds_the_target() -> None:
+    subject = controller(limit_min=4, limit_initial=100, target_wal_age_s=0.02)
+    driver = Driver(subject)
+    for _ in range(30):
+        limit = subject.limit
+        subject.admit(limit)
+        driver.tick(rate_per_s=limit / 0.03, inflight=limit, wal_age_s=0.03)
+    assert subject.limit == 4
+
+
+def test_step_uses_the_largest_wal_age_seen_during_the_tick() -> None:
+    subject = controller(limit_min=4, limit_initial=100, target_wal_age_s=0.02)
+    subject.step(now_ns=0, committed_total=0, inflight=0, wal_age_ns=0)
+    subject.step(now_ns=TICK_NS // 2, committed_total=0, inflight=0, wal_age_ns=50_000_000)
+    subject.admit(100)
+    subject.step(now_ns=TICK_NS, committed_total=100, inflight=100, wal_age_ns=1_000_000)
+    assert subject.last_tick_wal_age_s == 0.05
+    assert subject.limit < 100  # the 50 ms sample counted: no probe

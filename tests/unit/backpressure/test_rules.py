@@ -3,11 +3,9 @@ wins in the documented order, every refusal counted by reason."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 
-from switchyard.backpressure import KINDS, Admission, BackpressureSettings, Probes
+from switchyard.backpressure import KINDS, Admission, BackpressureSettings
 from switchyard.backpressure import rules as R
 from switchyard.backpressure.controller import InflightController
 from switchyard.backpressure.settings import WAL_BYTES_SAFETY_MAX, ControllerSettings
@@ -16,32 +14,51 @@ from switchyard.core.codes import Reason
 MS = 1_000_000
 
 
-@dataclass
 class Signals:
-    """The values the probes read (what the gateway's counters would say)."""
+    """Plain objects with the attributes admission reads (what the journal, the node and the
+    venue would say). Like the node's, `order_outcomes` is one dict updated in place."""
 
-    inflight: int = 0
-    pending_bytes: int = 0
-    oldest_ns: int = 0
-    now_ns: int = 10_000 * MS
-    disk_full: bool = False
-    venue_depth: int = 0
+    def __init__(
+        self,
+        *,
+        inflight: int = 0,
+        pending_bytes: int = 0,
+        oldest_pending_ns: int = 0,
+        disk_full: bool = False,
+        venue_depth: int = 0,
+    ) -> None:
+        self.accepted_durable = 1_000
+        self.order_outcomes = {"accepted": 1_000 + inflight}
+        self.pending_bytes = pending_bytes
+        self.oldest_pending_ns = oldest_pending_ns
+        self.now_ns = 10_000 * MS
+        self.disk_full = disk_full
+        self.venue_depth = venue_depth
 
-    def probes(self) -> Probes:
-        return Probes(
-            inflight=lambda: self.inflight,
-            wal_pending_bytes=lambda: self.pending_bytes,
-            wal_oldest_pending_ns=lambda: self.oldest_ns,
-            mono_ns=lambda: self.now_ns,
-            disk_full=lambda: self.disk_full,
-            venue_queue_depth=lambda: self.venue_depth,
-        )
+    @property
+    def inflight(self) -> int:
+        return self.order_outcomes["accepted"] - self.accepted_durable
+
+    @inflight.setter
+    def inflight(self, value: int) -> None:
+        self.order_outcomes["accepted"] = self.accepted_durable + value
+
+    def queue_depth(self) -> int:
+        return self.venue_depth
 
 
-def admission(signals: Signals, **environ: str) -> Admission:
+def admission(signals: Signals, **environ: str) -> Admission[int]:
     settings = BackpressureSettings.from_env(environ)
     controller = InflightController(settings.controller) if settings.controller.enabled else None
-    return Admission(settings, signals.probes(), controller)
+    return Admission(
+        settings,
+        journal=signals,
+        orders=signals,
+        venue=signals,
+        mono_ns=lambda: signals.now_ns,
+        respond=lambda index: index,
+        controller=controller,
+    )
 
 
 def reason_of(index: int) -> Reason:
@@ -49,9 +66,11 @@ def reason_of(index: int) -> Reason:
 
 
 def test_check_with_nothing_configured_admits_a_busy_gateway() -> None:
-    signals = Signals(inflight=50_000, pending_bytes=10_000_000, oldest_ns=1, venue_depth=100)
+    signals = Signals(
+        inflight=50_000, pending_bytes=10_000_000, oldest_pending_ns=1, venue_depth=100
+    )
     subject = admission(signals)
-    assert subject.check() == R.ADMIT
+    assert subject.check() is None
     assert subject.refused_total == 0
 
 
@@ -67,14 +86,14 @@ def test_check_with_nothing_configured_admits_a_busy_gateway() -> None:
         ),
         (
             {"BACKPRESSURE_WAL_AGE_MS_MAX": "100"},
-            {"oldest_ns": 9_900 * MS},
-            {"oldest_ns": 9_900 * MS - 1},
+            {"oldest_pending_ns": 9_900 * MS},
+            {"oldest_pending_ns": 9_900 * MS - 1},
             R.WAL_AGE,
         ),
         (
             {"BACKPRESSURE_SOFT_WAL_AGE_MS_MAX": "100"},
-            {"oldest_ns": 9_900 * MS},
-            {"oldest_ns": 9_900 * MS - 1},
+            {"oldest_pending_ns": 9_900 * MS},
+            {"oldest_pending_ns": 9_900 * MS - 1},
             R.SOFT_WAL_AGE,
         ),
         (
@@ -88,15 +107,20 @@ def test_check_with_nothing_configured_admits_a_busy_gateway() -> None:
 def test_check_each_rule_refuses_only_past_its_limit(
     environ: dict[str, str], below: dict[str, int], at_limit: dict[str, int], expected: int
 ) -> None:
-    assert admission(Signals(**below), **environ).check() == R.ADMIT
+    assert admission(Signals(**below), **environ).check() is None
     subject = admission(Signals(**at_limit), **environ)
     assert subject.check() == expected
     assert subject.refused[expected] == 1
 
 
 def test_check_wal_bytes_safety_bound_holds_when_unset() -> None:
-    subject = admission(Signals(pending_bytes=WAL_BYTES_SAFETY_MAX + 1))
+    signals = Signals(pending_bytes=WAL_BYTES_SAFETY_MAX + 1)
+    subject = admission(signals)
+    subject.observe(50.0)  # the sampler checks the WAL's own bound
     assert subject.check() == R.WAL_BYTES
+    signals.pending_bytes = WAL_BYTES_SAFETY_MAX
+    subject.observe(50.0)
+    assert subject.check() is None
 
 
 def test_check_venue_queue_default_is_the_transport_bound() -> None:
@@ -106,27 +130,27 @@ def test_check_venue_queue_default_is_the_transport_bound() -> None:
 
 def test_check_venue_queue_zero_turns_the_rule_off() -> None:
     subject = admission(Signals(venue_depth=10**6), BACKPRESSURE_VENUE_QUEUE_MAX="0")
-    assert subject.check() == R.ADMIT
+    assert subject.check() is None
 
 
 def test_check_no_pending_record_means_no_wal_age() -> None:
-    subject = admission(Signals(oldest_ns=0), BACKPRESSURE_WAL_AGE_MS_MAX="1")
-    assert subject.check() == R.ADMIT
+    subject = admission(Signals(oldest_pending_ns=0), BACKPRESSURE_WAL_AGE_MS_MAX="1")
+    assert subject.check() is None
 
 
 def test_check_disk_below_minimum_refuses_after_a_poll() -> None:
     signals = Signals()
     subject = admission(signals, BACKPRESSURE_DISK_FREE_PCT_MIN="20")
-    subject.observe_disk(19.9)
+    subject.observe(19.9)
     assert subject.check() == R.DISK_FREE
-    subject.observe_disk(20.0)
-    assert subject.check() == R.ADMIT
+    subject.observe(20.0)
+    assert subject.check() is None
 
 
 def test_check_unknown_free_space_skips_the_disk_rule() -> None:
     subject = admission(Signals(), BACKPRESSURE_DISK_FREE_PCT_MIN="20")
-    subject.observe_disk(None)
-    assert subject.check() == R.ADMIT
+    subject.observe(None)
+    assert subject.check() is None
 
 
 def test_check_full_wal_disk_refuses_even_unconfigured() -> None:
@@ -136,7 +160,7 @@ def test_check_full_wal_disk_refuses_even_unconfigured() -> None:
 
 
 def test_check_hard_limits_answer_before_soft_ones() -> None:
-    signals = Signals(inflight=100, oldest_ns=1)
+    signals = Signals(inflight=100, oldest_pending_ns=1)
     subject = admission(
         signals,
         BACKPRESSURE_SOFT_WAL_AGE_MS_MAX="1",
@@ -148,7 +172,7 @@ def test_check_hard_limits_answer_before_soft_ones() -> None:
     assert subject.check() == R.INFLIGHT
     signals.inflight = 9
     assert subject.check() == R.SOFT_WAL_AGE
-    signals.oldest_ns = 0
+    signals.oldest_pending_ns = 0
     assert subject.check() == R.INFLIGHT_SOFT
 
 
@@ -165,7 +189,7 @@ def test_check_dynamic_limit_refuses_soft() -> None:
 def test_check_dynamic_limit_is_not_asked_when_off() -> None:
     subject = admission(Signals(inflight=60_000))
     assert subject.controller is None
-    assert subject.check() == R.ADMIT
+    assert subject.check() is None
 
 
 def test_check_counts_refusals_by_reason() -> None:
@@ -199,6 +223,14 @@ def test_kinds_every_refusal_is_a_backpressure_code_with_a_retry_hint() -> None:
 
 
 def test_admission_refuses_a_disabled_controller() -> None:
-    settings = BackpressureSettings()
+    signals = Signals()
     with pytest.raises(AssertionError):
-        Admission(settings, Signals().probes(), InflightController(ControllerSettings()))
+        Admission(
+            BackpressureSettings(),
+            journal=signals,
+            orders=signals,
+            venue=signals,
+            mono_ns=lambda: 0,
+            respond=lambda index: index,
+            controller=InflightController(ControllerSettings()),
+        )

@@ -1,0 +1,268 @@
+"""`make bench-overload`: drive 5x the gateway's measured capacity for a bounded time.
+
+Spawns `switchyard run` with the adaptive inflight limit on (BENCH_ENV below), then:
+
+1. warm-up (not measured);
+2. capacity: closed loop (connections x depth outstanding) -> accepted orders per second, C;
+3. unloaded: open loop at 0.2 C -> p50/p99 of accepted orders (the reference);
+4. overload: open loop at `--multiples` x C (default 5) for `--duration` seconds, twice, with
+   RSS read from /proc before, between and after -> accepted p99 against the unloaded p99
+   (target <= 2x), the share of the excess (offered - C x duration) refused, and refused
+   within 10 ms of its intended send time (target >= 99%), RSS (target: flat).
+
+Latency is client-side from the intended send time (coordinated omission corrected), so a
+queue anywhere (generator, kernel, gateway) is charged. Orders are IOC with no venue
+liquidity (they expire at once), and the gateway keeps at most 20,000 retained orders and
+idempotency keys, so state does not grow with the run and RSS reflects queues only.
+Writes bench/results/overload.json and prints a summary.
+
+    python -m bench.overload.run [--multiples 5] [--duration 10] [--server-cpu 0 --cpu 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import uvloop
+
+from bench.overload import loadgen
+from switchyard.testing.gateway_harness import GatewayProcess
+
+# Both gateways: bounded state (IOC orders expire at once; at most 20,000 retained orders and
+# idempotency keys), so memory does not grow with the run and RSS reflects queues only.
+COMMON_ENV = {
+    "GATEWAY_ORDERS_RETAINED_MAX": "20000",
+    "GATEWAY_ORDERS_OPEN_MAX": "20000",
+    "GATEWAY_IDEMPOTENCY_MAX": "20000",
+    "IDEMPOTENCY_TTL_SEC": "60",
+    "LOG_LEVEL": "WARNING",
+    "WAL_SEGMENT_SIZE_BYTES": str(64 * 1024 * 1024),
+}
+# The protected gateway: the adaptive inflight limit aiming at 10 ms from accept to durable.
+BENCH_ENV = {
+    **COMMON_ENV,
+    "BACKPRESSURE_INFLIGHT_DYNAMIC": "1",
+    "BACKPRESSURE_INFLIGHT_TARGET_WAL_AGE_SEC": "0.01",
+    "BACKPRESSURE_INFLIGHT_MIN": "16",
+    "BACKPRESSURE_INFLIGHT_CAP": "1024",
+    "BACKPRESSURE_INFLIGHT_INITIAL": "64",
+    "BACKPRESSURE_INFLIGHT_TICK_MS": "100",
+}
+CONNECTIONS = 32
+CLOSED_DEPTH = 4
+
+
+def rss_kib(pid: int) -> dict[str, int]:
+    """VmRSS of the gateway and of its children (the WAL writer), in KiB."""
+    found: dict[str, int] = {}
+    for name, process in [("gateway", pid), *((f"child-{c}", c) for c in _children(pid))]:
+        try:
+            for line in Path(f"/proc/{process}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    found[name] = int(line.split()[1])
+        except FileNotFoundError:
+            continue
+    return found
+
+
+def _children(pid: int) -> list[int]:
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        children.extend(int(child) for child in text)
+    return children
+
+
+def gateway_stats(gw: GatewayProcess) -> dict[str, Any]:
+    stats: dict[str, Any] = gw.client().get("/stats").json()
+    return {
+        "backpressure": stats.get("backpressure"),
+        "orders": stats.get("orders"),
+        "gateway_ack_p99_us": stats.get("gateway_ack_p99_us"),
+        "gateway_durable_ack_p99_us": stats.get("gateway_durable_ack_p99_us"),
+    }
+
+
+async def baseline(gw: GatewayProcess, args: argparse.Namespace) -> dict[str, Any]:
+    """Capacity and the unloaded reference on a gateway with no BACKPRESSURE_* setting."""
+    tokens = _tokens(gw)
+    await loadgen.open_loop(gw.port, tokens, rate=1000, duration_s=2, tag="warm")
+    capacity = await loadgen.closed_loop(
+        gw.port, tokens, depth=CLOSED_DEPTH, duration_s=args.capacity_duration, tag="cap"
+    )
+    rate_c = float(capacity["acceptedPerSec"])
+    unloaded = await loadgen.open_loop(
+        gw.port, tokens, rate=max(100.0, 0.2 * rate_c), duration_s=5, tag="unl"
+    )
+    result = {"capacity": capacity, "unloaded": unloaded}
+    if args.unprotected:
+        result["unprotected"] = await loadgen.open_loop(
+            gw.port, tokens, rate=args.multiples[-1] * rate_c, duration_s=args.duration, tag="unp"
+        )
+        result["unprotected"]["multiple"] = args.multiples[-1]
+    return result
+
+
+async def overload(gw: GatewayProcess, args: argparse.Namespace, rate_c: float) -> dict[str, Any]:
+    """Each multiple x C against the protected gateway, `runs` times, RSS around each run."""
+    tokens = _tokens(gw)
+    pid = gw.process.pid  # type: ignore[union-attr]
+    await loadgen.open_loop(gw.port, tokens, rate=1000, duration_s=2, tag="warm")
+    unloaded = await loadgen.open_loop(
+        gw.port, tokens, rate=max(100.0, 0.2 * rate_c), duration_s=5, tag="unl"
+    )
+    await asyncio.sleep(1)
+    rss = {"beforeOverload": rss_kib(pid)}
+    runs = []
+    for multiple in args.multiples:
+        for run_index in range(args.runs):
+            result = await loadgen.open_loop(
+                gw.port,
+                tokens,
+                rate=multiple * rate_c,
+                duration_s=args.duration,
+                tag=f"ovl{multiple}-{run_index}",
+            )
+            result["multiple"] = multiple
+            result["gatewayAfter"] = gateway_stats(gw)
+            runs.append(result)
+            await asyncio.sleep(2)  # let the backlog drain before reading RSS
+            rss[f"after{multiple}x-{run_index + 1}"] = rss_kib(pid)
+    return {"unloadedProtected": unloaded, "overload": runs, "rssKiB": rss}
+
+
+def _tokens(gw: GatewayProcess) -> list[bytes]:
+    return [gw.token(f"load{i}").encode() for i in range(CONNECTIONS)]
+
+
+def _spawn(env: dict[str, str], args: argparse.Namespace) -> GatewayProcess:
+    gw = GatewayProcess(Path(tempfile.mkdtemp(prefix="bench-overload-")), env=env)
+    gw.start()
+    assert gw.process is not None
+    if args.server_cpu is not None:
+        os.sched_setaffinity(gw.process.pid, {args.server_cpu})
+    return gw
+
+
+def verdict(result: dict[str, Any], multiples: list[float]) -> dict[str, Any]:
+    """The issue's three targets from the measurements (computed here, never asserted)."""
+    rate_c = result["capacity"]["acceptedPerSec"]
+    unloaded_p99 = result["unloaded"]["acceptedLatencyUs"].get("p99")
+    rows = [("protected", run) for run in result["overload"]]
+    if "unprotected" in result:
+        rows.insert(0, ("unprotected", result["unprotected"]))
+    rss = result["rssKiB"]
+    return {
+        "multiples": multiples,
+        "capacityPerSec": rate_c,
+        "unloadedP99Us": unloaded_p99,
+        "unloadedProtectedP99Us": result["unloadedProtected"]["acceptedLatencyUs"].get("p99"),
+        "runs": [_row(label, run, rate_c, unloaded_p99) for label, run in rows],
+        "rssGatewayKiB": {name: values.get("gateway") for name, values in rss.items()},
+        "targets": {"p99Ratio": "<= 2", "refusedWithin10msShareOfExcess": ">= 0.99"},
+    }
+
+
+def _row(
+    label: str, run: dict[str, Any], rate_c: float, unloaded_p99: float | None
+) -> dict[str, Any]:
+    excess = run["sent"] - rate_c * run["durationSec"]
+    accepted_p99 = run["acceptedLatencyUs"].get("p99")
+    return {
+        "gateway": label,
+        "multiple": run.get("multiple"),
+        "offeredPerSec": round(run["offeredPerSec"], 1),
+        "acceptedPerSec": round(run["accepted"] / run["durationSec"], 1),
+        "acceptedP50Us": run["acceptedLatencyUs"].get("p50"),
+        "acceptedP99Us": accepted_p99,
+        "p99Ratio": round(accepted_p99 / unloaded_p99, 2)
+        if accepted_p99 and unloaded_p99
+        else None,
+        "excessOrders": int(excess),
+        "refused": run["refused"],
+        "refusedShareOfExcess": round(run["refused"] / excess, 4) if excess > 0 else None,
+        "refusedWithin10msShareOfExcess": round(run["refusedWithinMs"]["count"] / excess, 4)
+        if excess > 0
+        else None,
+        "refusedP50Us": run["refusedLatencyUs"].get("p50"),
+        "refusedP99Us": run["refusedLatencyUs"].get("p99"),
+        "byCode": run["byCode"],
+        "unanswered": run["unanswered"],
+        "refusedWithoutRetryAfter": run["refusedWithoutRetryAfter"],
+        "sendLagP99Us": run["sendLagUs"].get("p99"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--multiples",
+        type=lambda text: [float(part) for part in text.split(",")],
+        default=[5.0],
+        help="offered load as multiples of the measured capacity, e.g. 2,3,5 (default 5)",
+    )
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--capacity-duration", type=float, default=5.0)
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument(
+        "--unprotected",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also offer the overload to the gateway without backpressure settings",
+    )
+    parser.add_argument("--server-cpu", type=int, help="pin the gateway's loop to this CPU")
+    parser.add_argument("--cpu", type=int, help="pin this generator to this CPU")
+    parser.add_argument(
+        "--env", action="append", default=[], help="extra NAME=VALUE for the gateway"
+    )
+    parser.add_argument("--out", type=Path, default=Path("bench/results/overload.json"))
+    args = parser.parse_args()
+    env = dict(BENCH_ENV)
+    env.update(item.split("=", 1) for item in args.env)
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
+    gw = _spawn(dict(COMMON_ENV), args)
+    try:
+        result = uvloop.run(baseline(gw, args))
+    finally:
+        gw.stop()
+    gw = _spawn(env, args)
+    try:
+        rate_c = float(result["capacity"]["acceptedPerSec"])
+        result.update(uvloop.run(overload(gw, args, rate_c)))
+    finally:
+        gw.stop()
+    summary = verdict(result, args.multiples)
+    document = {
+        "schema": "switchyard.bench.overload.v1",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "git": _git_revision(),
+        "gatewayEnv": env,
+        "pinning": {"serverCpu": args.server_cpu, "generatorCpu": args.cpu},
+        "summary": summary,
+        "detail": result,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(document, indent=2) + "\n")
+    print(json.dumps(summary, indent=2))
+
+
+def _git_revision() -> str:
+    result = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    )
+    return result.stdout.strip()
+
+
+if __name__ == "__main__":
+    main()
