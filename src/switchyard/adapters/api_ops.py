@@ -41,6 +41,7 @@ class KillSwitchRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=Tr
 
 
 _KILL_DECODER: Final = msgspec.json.Decoder(KillSwitchRequest)
+_OPERATORS_ONLY: Final = "<operators only>"  # per-account settings, hidden from accounts
 
 
 def register(
@@ -186,6 +187,15 @@ def admin(ctx: GatewayContext, request: Request) -> Response:
     if isinstance(principal, Response):
         return principal
     state = ctx.node.sequencer.state
+    # Another account's id or limits are operators' business: an account sees its own only.
+    killed = sorted(state.killed_accounts)
+    config = ctx.settings_view
+    if not principal.is_ops:
+        killed = [account for account in killed if account == principal.account_id]
+        config = {
+            name: _OPERATORS_ONLY if "_BY_ACCOUNT" in name and value else value
+            for name, value in config.items()
+        }
     return json_response(
         200,
         {
@@ -193,11 +203,8 @@ def admin(ctx: GatewayContext, request: Request) -> Response:
             "message": "Current configuration",
             "engineId": ctx.engine_id,
             "walId": state.wal_id,
-            "config": ctx.settings_view,
-            "killSwitch": {
-                "global": state.killed_global,
-                "accounts": sorted(state.killed_accounts),
-            },
+            "config": config,
+            "killSwitch": {"global": state.killed_global, "accounts": killed},
             "lastSeq": state.last_seq,
             "durableSeq": ctx.node.durable_seq,
             # What WAL replay must rebuild exactly: compare it across a restart (operators).
