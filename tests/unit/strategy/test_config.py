@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.fixtures.strategy import valid_body
+from tests.fixtures.strategy import INVALID, valid_body
 
 from switchyard.strategy.config import (
     READ_ONLY,
@@ -22,46 +22,6 @@ VENUE = Venue(
     symbols=frozenset({"BTC", "ETH", "7203", "6758", "9984"}),
     lot_sizes={"BTC": 1, "ETH": 1, "7203": 100, "6758": 100, "9984": 100},
 )
-
-# (changes to a valid body, field named, message) — one case per rule
-INVALID: list[tuple[dict[str, Any], str, str]] = [
-    ({"enabled": "yes"}, "enabled", "enabled must be true or false"),
-    ({"enabled": 1}, "enabled", "enabled must be true or false"),
-    ({"symbols": "7203,6758"}, "symbols", "symbols must be a list of strings"),
-    ({"symbols": ["7203", 6758]}, "symbols", "symbols must be a list of strings"),
-    ({"symbols": []}, "symbols", "symbols must not be empty"),
-    ({"symbols": [" ", ""]}, "symbols", "symbols must not be empty"),
-    ({"symbols": ["BTC"] * 51}, "symbols", "symbols must be <= 50"),
-    ({"symbols": ["BTC", "BTC"]}, "symbols", "symbols must not repeat"),
-    ({"symbols": ["B TC"]}, "symbols", "symbol 'B TC' must be 1..16 characters"),
-    ({"symbols": ["X" * 17]}, "symbols", "must be 1..16 characters"),
-    ({"symbols": ["DOGE"]}, "symbols", "the venue does not trade DOGE"),
-    ({"tickMs": 99}, "tickMs", "tickMs must be between 100 and 60000"),
-    ({"tickMs": 60_001}, "tickMs", "tickMs must be between 100 and 60000"),
-    ({"tickMs": 1000.5}, "tickMs", "tickMs must be an integer"),
-    ({"tickMs": "1000"}, "tickMs", "tickMs must be an integer"),
-    ({"tickMs": True}, "tickMs", "tickMs must be an integer"),
-    ({"tickMs": None}, "tickMs", "tickMs must be an integer"),
-    ({"maxOrdersPerMin": -1}, "maxOrdersPerMin", "maxOrdersPerMin must be between 0 and 10000"),
-    ({"maxOrdersPerMin": 10_001}, "maxOrdersPerMin", "between 0 and 10000"),
-    ({"cooldownMs": -1}, "cooldownMs", "cooldownMs must be between 0 and 600000"),
-    ({"cooldownMs": 600_001}, "cooldownMs", "cooldownMs must be between 0 and 600000"),
-    ({"shortWindow": 0}, "shortWindow", "shortWindow must be between 1 and 999"),
-    ({"longWindow": 1001}, "longWindow", "longWindow must be between 2 and 1000"),
-    ({"shortWindow": 50, "longWindow": 50}, "longWindow", "longWindow must be greater than"),
-    ({"rsiPeriod": 1}, "rsiPeriod", "rsiPeriod must be between 2 and 500"),
-    ({"rsiPeriod": 501}, "rsiPeriod", "rsiPeriod must be between 2 and 500"),
-    ({"rsiOverbought": 101}, "rsiOverbought", "rsiOverbought must be between 1 and 100"),
-    ({"rsiOversold": -1}, "rsiOversold", "rsiOversold must be between 0 and 99"),
-    ({"rsiOversold": 70, "rsiOverbought": 70}, "rsiOversold", "must be lower than rsiOverbought"),
-    ({"orderQty": 0}, "orderQty", "orderQty must be between 1 and"),
-    ({"orderQty": 150}, "orderQty", "orderQty must be a multiple of 7203's lot size 100"),
-    ({"maxPosition": 0}, "maxPosition", "maxPosition must be between 1 and"),
-    ({"orderQty": 200, "maxPosition": 100}, "maxPosition", "maxPosition must be at least orderQty"),
-    ({"version": -1}, "version", "version must be a non-negative integer"),
-    ({"version": "3"}, "version", "version must be a non-negative integer"),
-    ({"tickms": 1000}, "tickms", "tickms is not a strategy config field"),
-]
 
 
 @pytest.mark.parametrize(("changes", "field", "message"), INVALID)
