@@ -8,7 +8,7 @@ requests to books and owns what spans symbols (order registry, venue seq, GTD ex
 
 Layout (measured hot path, see docs/VENUE.md): per side a dict price -> `_Level` and a sorted
 list of keys with the best price last (bids: price; asks: -price), so the best level is
-`keys[-1]` and removing it is `keys.pop()`. A level's FIFO is a dict serial -> order (insertion
+`keys[-1]` and removing it is `keys.pop()`. A level's FIFO is a dict order id -> order (insertion
 ordered): an order that is canceled, filled or moved leaves it at once, so the match loop never
 meets a dead entry and no level needs compacting. Plain `__slots__` classes, locals bound in
 loops.
@@ -59,6 +59,7 @@ _BUY = Side.BUY
 _SELL = Side.SELL
 _LIMIT = OrderType.LIMIT
 _MARKET = OrderType.MARKET
+_GTC = TimeInForce.GTC
 _IOC = TimeInForce.IOC
 _FOK = TimeInForce.FOK
 _GTD = TimeInForce.GTD
@@ -108,7 +109,7 @@ class BookOrder(Struct, gc=False):
     leaves: int  # 0 once final; its queue entry is then dead (lazy delete)
     expire_at_ns: int
     post_only: bool
-    serial: int  # priority stamp: new on arrival and on losing priority
+    serial: int  # arrival number; a GTD order gets a new one when it loses priority (expiry heap)
     cum: int = 0
     status: OrderStatus = OrderStatus.SENT
     reason: Reason = Reason.NONE
@@ -176,9 +177,9 @@ class _Level:
     def __init__(self, price: int) -> None:
         self.price = price
         self.qty = 0  # sum of leaves
-        # serial -> order, in time priority (a dict keeps insertion order): append, remove
+        # order id -> order, in time priority (a dict keeps insertion order): append, remove
         # from anywhere and read the front are all O(1), so nothing dead is ever kept.
-        self.orders: dict[int, BookOrder] = {}
+        self.orders: dict[str, BookOrder] = {}
 
 
 class OrderBook:
@@ -214,6 +215,7 @@ class OrderBook:
         self.lot_size = spec.lot_size
         self.band_bps = spec.band_bps
         self.reference_price = spec.reference_price
+        assert stp_policy.__class__ is SelfTradePolicy, stp_policy  # compared by identity
         self.stp_policy = stp_policy
         self.registry = registry
         self.bid_keys: list[int] = []  # bid prices ascending: best last
@@ -222,8 +224,10 @@ class OrderBook:
         self.ask_levels: dict[int, _Level] = {}
         self.md_seq = 0  # seq of the last BookDelta
         self.trade_count = 0
-        self._dirty_bids: list[int] = []  # prices changed by the current command
-        self._dirty_asks: list[int] = []
+        # Prices changed since the last publish, in first-change order (dict keys: each price
+        # once, no dedupe pass at publish).
+        self._dirty_bids: dict[int, None] = {}
+        self._dirty_asks: dict[int, None] = {}
         self._trades: list[Trade] = []
         # Precomputed for the hot paths' "certainly valid" test (the full checks, in their
         # documented order, run only when it fails): lot and tick of 1 need no modulo, and
@@ -243,14 +247,16 @@ class OrderBook:
         side = msg.side
         qty = msg.qty
         tif = msg.time_in_force
-        if order_type == _LIMIT:
+        # Enum fields are compared by identity (`is`: an IntEnum `==` costs ~10x more); the
+        # message types declare enum members, and the slow path below asserts it.
+        if order_type is _LIMIT:
             price = msg.price
             # Certainly valid (a plain LIMIT order)? Else the full checks, in their order.
             checked = (
                 0 < qty <= ORDER_QTY_MAX
                 and self._price_min <= price <= self._price_max
                 and (self._unit_steps or not (qty % self.lot_size or price % self.tick_size))
-                and tif != _GTD
+                and (tif is _GTC or tif is _IOC or tif is _FOK)
                 and not msg.post_only
                 and len(reg.live) < reg.open_max
             )
@@ -272,24 +278,28 @@ class OrderBook:
                 0, 0, 0, qty, None, _NONE, "", now_ns,
             )
         )  # fmt: skip
-        if tif == _FOK and not self._fok_fillable(order):
+        if tif is _FOK and not self._fok_fillable(order):
             self._expire(order, Reason.FOK_NOT_FILLABLE, now_ns, out)
             return
-        if side == _BUY:
+        if side is _BUY:
             levels, keys, key, dirty = self.bid_levels, self.bid_keys, price, self._dirty_bids
             opposite = self.ask_keys
         else:
+            assert side is _SELL, side
             levels, keys, key, dirty = self.ask_levels, self.ask_keys, -price, self._dirty_asks
             opposite = self.bid_keys
         # Crosses when the opposite best key reaches -key (asks are keyed -price, bids price).
-        if opposite and (order_type == _MARKET or opposite[-1] >= -key):
+        if opposite and (order_type is _MARKET or opposite[-1] >= -key):
             self._match(order, now_ns, out)
-            self._settle_incoming(order, now_ns, out)
-        elif order_type == _MARKET or tif == _IOC:
+            if order.leaves:
+                self._settle_incoming(order, now_ns, out)
+            else:  # filled, or canceled by self-trade prevention
+                reg.finish(order)
+        elif order_type is _MARKET or tif is _IOC:
             self._settle_incoming(order, now_ns, out)
         else:
             # _rest(), inlined: resting a new order is the most common command.
-            dirty.append(price)
+            dirty[price] = None
             level = levels.get(price)
             if level is None:
                 level = levels[price] = _Level(price)
@@ -297,10 +307,10 @@ class OrderBook:
                     keys.append(key)
                 else:
                     insort(keys, key)
-            level.orders[order.serial] = order
+            level.orders[order_id] = order
             level.qty += qty
             reg.live[order_id] = order
-            if tif == _GTD:
+            if tif is _GTD:
                 heappush(reg.gtd, (order.expire_at_ns, order.serial, order))
 
     def cancel(self, order: BookOrder, reason: Reason, now_ns: int, out: list[ExecReport]) -> None:
@@ -309,15 +319,15 @@ class OrderBook:
         assert order.leaves > 0, order
         # _unrest() and finish(), inlined: cancels are a hot command.
         price = order.price
-        if order.side == _BUY:
+        if order.side is _BUY:
             levels, keys, key = self.bid_levels, self.bid_keys, price
-            self._dirty_bids.append(price)
+            self._dirty_bids[price] = None
         else:
             levels, keys, key = self.ask_levels, self.ask_keys, -price
-            self._dirty_asks.append(price)
+            self._dirty_asks[price] = None
         level = levels[price]
         orders = level.orders
-        del orders[order.serial]
+        del orders[order.order_id]
         level.qty -= order.leaves
         if not orders:
             del levels[price]
@@ -346,12 +356,12 @@ class OrderBook:
 
     def expire_resting(self, order: BookOrder, now_ns: int, out: list[ExecReport]) -> None:
         """Expire a resting GTD order whose time has come."""
-        assert order.tif == _GTD, order
+        assert order.tif is _GTD, order
         assert order.expire_at_ns <= now_ns, order
         self._unrest(order)
         self._expire(order, Reason.GTD_EXPIRED, now_ns, out)
 
-    def replace(
+    def replace(  # noqa: C901 (the most common command, kept in one frame: bench-venue)
         self, order: BookOrder, msg: VenueReplace, now_ns: int, out: list[ExecReport]
     ) -> None:
         """Cancel/replace a resting order; a refused replace leaves it exactly as it was."""
@@ -372,12 +382,12 @@ class OrderBook:
         if price == old_price and qty <= order.qty:
             self._shrink(order, qty, now_ns, out)
             return
-        # Price change or size increase: a new priority. The order leaves its level, gets a
-        # new serial and joins the back of its new level (or matches first if it crosses).
-        # _unrest() and _rest() are inlined: moving an order is the most common command.
+        # Price change or size increase: a new priority. The order leaves its level and joins
+        # the back of its new level (or matches first if it crosses). _unrest() and _rest()
+        # are inlined: moving an order is the most common command.
         reg = self.registry
         side = order.side
-        if side == _BUY:
+        if side is _BUY:
             levels, keys, dirty = self.bid_levels, self.bid_keys, self._dirty_bids
             old_key, new_key = old_price, price
             opposite = self.ask_keys
@@ -385,29 +395,36 @@ class OrderBook:
             levels, keys, dirty = self.ask_levels, self.ask_keys, self._dirty_asks
             old_key, new_key = -old_price, -price
             opposite = self.bid_keys
+        order_id = order.order_id
+        leaves = order.leaves
         level = levels[old_price]
         orders = level.orders
-        del orders[order.serial]
-        level.qty -= order.leaves
+        del orders[order_id]
+        level.qty -= leaves
         if not orders:
             del levels[old_price]
             if keys[-1] == old_key:
                 keys.pop()
             else:
                 del keys[bisect_left(keys, old_key)]
-        dirty.append(old_price)
+        dirty[old_price] = None
+        # Attribute stores on a msgspec Struct are slow (~200 instructions each, no
+        # specialisation): store only what changes (live: cum + leaves == qty).
         order.price = price
-        order.qty = qty
-        order.leaves = leaves = qty - cum
-        order.serial = serial = next(reg.serial)
+        if qty != order.qty:
+            order.qty = qty
+            order.leaves = leaves = qty - cum
+        gtd = order.tif is _GTD
+        if gtd:  # its old expiry-heap entry goes stale; the new one follows its new priority
+            order.serial = next(reg.serial)
         out.append(
             ExecReport(
-                _REPLACED, order.order_id, next(reg.seq), self.symbol, side, qty,
+                _REPLACED, order_id, next(reg.seq), self.symbol, side, qty,
                 price, 0, 0, cum, leaves, None, _NONE, "", now_ns,
             )
         )  # fmt: skip
         if opposite and opposite[-1] >= -new_key:  # crosses: trade first
-            del reg.live[order.order_id]
+            del reg.live[order_id]
             self._match(order, now_ns, out)
             self._settle_incoming(order, now_ns, out)
             return
@@ -418,11 +435,11 @@ class OrderBook:
                 keys.append(new_key)
             else:
                 insort(keys, new_key)
-        target.orders[serial] = order
+        target.orders[order_id] = order
         target.qty += leaves
-        dirty.append(price)
-        if order.tif == _GTD:
-            heappush(reg.gtd, (order.expire_at_ns, serial, order))
+        dirty[price] = None
+        if gtd:
+            heappush(reg.gtd, (order.expire_at_ns, order.serial, order))
 
     def set_reference(self, price: int) -> None:
         """Move the price-band centre (the simulated liquidity's reference price)."""
@@ -455,12 +472,10 @@ class OrderBook:
             bid_levels = self.bid_levels
             ask_levels = self.ask_levels
             bids = [
-                BookLevel(p, level.qty if (level := bid_levels.get(p)) else 0)
-                for p in dict.fromkeys(dirty_bids)
+                BookLevel(p, level.qty if (level := bid_levels.get(p)) else 0) for p in dirty_bids
             ]
             asks = [
-                BookLevel(p, level.qty if (level := ask_levels.get(p)) else 0)
-                for p in dict.fromkeys(dirty_asks)
+                BookLevel(p, level.qty if (level := ask_levels.get(p)) else 0) for p in dirty_asks
             ]
             self.md_seq += 1
             reg.market_data.append(BookDelta(self.symbol, self.md_seq, bids, asks, now_ns))
@@ -502,17 +517,21 @@ class OrderBook:
     # --- validation -----------------------------------------------------------------
 
     def _validate_new(self, order: BookOrder, now_ns: int) -> Reason:
+        # The hot paths compare these by identity: they must be enum members.
+        assert order.side is _BUY or order.side is _SELL, order.side
+        assert order.order_type is _LIMIT or order.order_type is _MARKET, order.order_type
+        assert order.tif.__class__ is TimeInForce, order.tif
         qty = order.qty
         if qty <= 0 or qty > ORDER_QTY_MAX or qty % self.lot_size:
             return Reason.INVALID_LOT
-        if order.order_type == _LIMIT:
+        if order.order_type is _LIMIT:
             reason = self._validate_price(order.price)
             if reason:
                 return reason
-        if order.tif == _GTD and order.expire_at_ns <= now_ns:
+        if order.tif is _GTD and order.expire_at_ns <= now_ns:
             return Reason.EXPIRE_AT_IN_PAST
         if order.post_only and (
-            order.order_type == _MARKET or self._crosses(order.side, _LIMIT, order.price)
+            order.order_type is _MARKET or self._crosses(order.side, _LIMIT, order.price)
         ):
             return Reason.POST_ONLY_WOULD_TAKE
         if len(self.registry.live) >= self.registry.open_max:
@@ -542,21 +561,21 @@ class OrderBook:
         return _NONE
 
     def _crosses(self, side: Side, order_type: OrderType, price: int) -> bool:
-        if side == _BUY:
+        if side is _BUY:
             keys = self.ask_keys
-            return bool(keys) and (order_type == _MARKET or -keys[-1] <= price)
+            return bool(keys) and (order_type is _MARKET or -keys[-1] <= price)
         keys = self.bid_keys
-        return bool(keys) and (order_type == _MARKET or keys[-1] >= price)
+        return bool(keys) and (order_type is _MARKET or keys[-1] >= price)
 
     def _fok_fillable(self, order: BookOrder) -> bool:
         """Would the whole qty trade now, self-trade prevention included?"""
-        if order.side == _BUY:
+        if order.side is _BUY:
             keys, levels, sign = self.ask_keys, self.ask_levels, -1
             threshold = -order.price
         else:
             keys, levels, sign = self.bid_keys, self.bid_levels, 1
             threshold = order.price
-        if order.order_type == _MARKET:
+        if order.order_type is _MARKET:
             threshold = _MARKET_THRESHOLD
         need = order.qty
         policy = self.stp_policy
@@ -565,14 +584,14 @@ class OrderBook:
             if key < threshold:
                 return False
             level = levels[key * sign]
-            if policy == _ALLOW:
+            if policy is _ALLOW:
                 need -= level.qty
                 if need <= 0:
                     return True
                 continue
             for resting in level.orders.values():
                 if resting.account_id == account:
-                    if policy == _CANCEL_RESTING:
+                    if policy is _CANCEL_RESTING:
                         continue
                     return False  # the incoming order is canceled here
                 need -= resting.leaves
@@ -584,22 +603,23 @@ class OrderBook:
 
     def _match(self, order: BookOrder, now_ns: int, out: list[ExecReport]) -> None:  # noqa: C901
         """Trade `order` against the opposite side while it crosses (the hot loop)."""
-        if order.side == _BUY:
+        if order.side is _BUY:
             keys, levels, sign, dirty = self.ask_keys, self.ask_levels, -1, self._dirty_asks
             threshold = -order.price
         else:
             keys, levels, sign, dirty = self.bid_keys, self.bid_levels, 1, self._dirty_bids
             threshold = order.price
-        if order.order_type == _MARKET:
+        if order.order_type is _MARKET:
             threshold = _MARKET_THRESHOLD
         reg = self.registry
         live = reg.live
-        finish = reg.finish
+        final = reg.final
+        final_ids = reg.final_ids
         seq = reg.seq
         append = out.append
         trades = self._trades if reg.market_data_enabled else None
         policy = self.stp_policy
-        stp = policy != _ALLOW
+        stp = policy is not _ALLOW
         account = order.account_id
         symbol = self.symbol
         order_id = order.order_id
@@ -617,22 +637,22 @@ class OrderBook:
             price = key * sign
             level = levels[price]
             orders = level.orders
-            dirty.append(price)
+            dirty[price] = None
             while leaves and orders:
                 for resting in orders.values():  # noqa: B007 (the front order, no next() call)
                     break
                 resting_leaves = resting.leaves
                 if stp and resting.account_id == account:
-                    if policy != _CANCEL_INCOMING:
-                        del orders[resting.serial]
+                    if policy is not _CANCEL_INCOMING:
+                        del orders[resting.order_id]
                         level.qty -= resting_leaves
                         resting.leaves = 0
                         resting.status = _CANCELED
                         resting.reason = _STP
                         del live[resting.order_id]
-                        finish(resting)
+                        reg.finish(resting)
                         append(self._report(resting, _CANCELED_KIND, _STP, now_ns))
-                    if policy != _CANCEL_RESTING:
+                    if policy is not _CANCEL_RESTING:
                         order.cum = cum
                         order.leaves = leaves = 0
                         order.status = _CANCELED
@@ -665,17 +685,23 @@ class OrderBook:
                 if trades is not None:
                     trades.append(Trade(symbol, md_seq_next, price, fill, side, now_ns))
                 if resting_leaves:
-                    resting.status = _PARTIAL
+                    if resting.status is not _PARTIAL:  # a store costs more than the test
+                        resting.status = _PARTIAL
                 else:
-                    del orders[resting.serial]
+                    # finish(), inlined: remember the final order, forget beyond the bound.
+                    resting_id = resting.order_id
+                    del orders[resting_id]
                     resting.status = _FILLED
-                    del live[resting.order_id]
-                    finish(resting)
+                    del live[resting_id]
+                    final[resting_id] = resting
+                    final_ids.append(resting_id)
+                    if len(final_ids) > reg.final_max:
+                        del final[final_ids.popleft()]
             if not orders:
                 del levels[price]
                 keys.pop()
         self.trade_count = trade_count
-        if order.status != _CANCELED:
+        if order.status is not _CANCELED:
             order.leaves = leaves
             order.cum = cum
             if cum:
@@ -683,16 +709,16 @@ class OrderBook:
 
     def _settle_incoming(self, order: BookOrder, now_ns: int, out: list[ExecReport]) -> None:
         """After matching: rest a GTC/GTD remainder, expire an IOC/FOK/MARKET one, or finish."""
-        if order.status == _CANCELED or not order.leaves:
+        if order.status is _CANCELED or not order.leaves:
             assert order.order_id not in self.registry.live, order
             self.registry.finish(order)
             return
-        if order.order_type == _MARKET:
+        if order.order_type is _MARKET:
             self._expire(order, _NO_LIQUIDITY, now_ns, out)
-        elif order.tif == _IOC:
+        elif order.tif is _IOC:
             self._expire(order, _IOC_REMAINDER, now_ns, out)
         else:
-            assert order.tif != _FOK, order  # checked fillable before matching
+            assert order.tif is not _FOK, order  # checked fillable before matching
             self._rest(order)
 
     def _expire(self, order: BookOrder, reason: Reason, now_ns: int, out: list[ExecReport]) -> None:
@@ -719,12 +745,12 @@ class OrderBook:
         if delta:
             order.qty = qty
             order.leaves -= delta
-            if order.side == _BUY:
+            if order.side is _BUY:
                 self.bid_levels[order.price].qty -= delta
-                self._dirty_bids.append(order.price)
+                self._dirty_bids[order.price] = None
             else:
                 self.ask_levels[order.price].qty -= delta
-                self._dirty_asks.append(order.price)
+                self._dirty_asks[order.price] = None
         out.append(self._report(order, _REPLACED, _NONE, now_ns, priority_kept=True))
 
     # --- resting orders -------------------------------------------------------------
@@ -733,12 +759,12 @@ class OrderBook:
         price = order.price
         assert order.leaves > 0, order
         assert order.order_id not in self.registry.live, order
-        if order.side == _BUY:
+        if order.side is _BUY:
             levels, keys, key = self.bid_levels, self.bid_keys, price
-            self._dirty_bids.append(price)
+            self._dirty_bids[price] = None
         else:
             levels, keys, key = self.ask_levels, self.ask_keys, -price
-            self._dirty_asks.append(price)
+            self._dirty_asks[price] = None
         level = levels.get(price)
         if level is None:
             level = levels[price] = _Level(price)
@@ -746,26 +772,26 @@ class OrderBook:
                 keys.append(key)
             else:
                 insort(keys, key)
-        level.orders[order.serial] = order
+        level.orders[order.order_id] = order
         level.qty += order.leaves
         reg = self.registry
         reg.live[order.order_id] = order
-        if order.tif == _GTD:
+        if order.tif is _GTD:
             heappush(reg.gtd, (order.expire_at_ns, order.serial, order))
 
     def _unrest(self, order: BookOrder) -> None:
         """Take a resting order out of its level (lazily) and out of the live index."""
         price = order.price
-        if order.side == _BUY:
+        if order.side is _BUY:
             levels, keys, key = self.bid_levels, self.bid_keys, price
-            self._dirty_bids.append(price)
+            self._dirty_bids[price] = None
         else:
             levels, keys, key = self.ask_levels, self.ask_keys, -price
-            self._dirty_asks.append(price)
+            self._dirty_asks[price] = None
         level = levels[price]
         assert order.leaves > 0, order
         orders = level.orders
-        del orders[order.serial]
+        del orders[order.order_id]
         level.qty -= order.leaves
         order.leaves = 0
         del self.registry.live[order.order_id]
@@ -807,16 +833,14 @@ class OrderBook:
                 assert alive, price  # an empty level is removed at once
                 assert sum(o.leaves for o in alive) == level.qty, price
                 assert len({id(o) for o in alive}) == len(alive), price
-                serials = list(level.orders)
-                assert serials == sorted(serials), price  # time priority
-                for serial, order in level.orders.items():
-                    assert order.serial == serial, order
+                for order_id, order in level.orders.items():
+                    assert order.order_id == order_id, order
                     assert order.leaves > 0, order
                     assert order.side == side, order
                     assert order.price == price, order
                     assert live.get(order.order_id) is order, order
                     assert order.cum + order.leaves == order.qty, order
                     assert order.status in LIVE_STATUSES, order
-                    assert order.order_type == _LIMIT, order
+                    assert order.order_type is _LIMIT, order
         if self.bid_keys and self.ask_keys:
             assert self.bid_keys[-1] < -self.ask_keys[-1], "crossed book at rest"
