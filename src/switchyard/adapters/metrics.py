@@ -46,6 +46,9 @@ def new_registry() -> CollectorRegistry:
     return registry
 
 
+# Statuses the HTTP layer refuses with (adapters/http/protocol.py), exported from the start:
+# a labelled counter that appears only with its first refusal hides that refusal from rate().
+_REFUSED_STATUSES: Final = ("400", "408", "413", "414", "417", "431")
 _SEED_PERCENTILES: Final = (("p50", 50.0), ("p99", 99.0), ("p999", 99.9))
 
 
@@ -402,9 +405,12 @@ class GatewayCollector(Collector):
         refused = CounterMetricFamily(
             "switchyard_http_refused_total", "Requests refused by the HTTP layer", labels=["status"]
         )
-        for key, value in sorted(counters.items()):
+        by_status = dict.fromkeys(_REFUSED_STATUSES, 0)
+        for key, value in counters.items():
             if key.startswith("refused_"):
-                refused.add_metric([key.removeprefix("refused_")], value)
+                by_status[key.removeprefix("refused_")] = value
+        for status, value in sorted(by_status.items()):
+            refused.add_metric([status], value)
         yield refused
         yield counter(
             "switchyard_http_connections_refused_total",
