@@ -42,6 +42,8 @@ log = logging.getLogger("switchyard.backoffice.api")
 
 API_THREADS = 4
 API_INFLIGHT_MAX = 64  # requests waiting for or using a database thread; beyond: 503
+# RFC 9110 15.5.2: a 401 names the scheme to use (the gateway's answers do the same).
+_CHALLENGE = ((b"www-authenticate", b'Bearer realm="switchyard-backoffice"'),)
 LIMIT_DEFAULT = 100
 LIMIT_MAX = 1000
 PARKED_DEGRADED_S = 60  # parked longer than this means something is missing upstream
@@ -260,7 +262,7 @@ class BackofficeAPI:
         def handler(request: Request) -> HandlerResult:
             result = authenticator.authenticate(request.header(b"authorization"))
             if isinstance(result, AuthFailure):
-                return error_response(401, result.code, result.message)
+                return error_response(401, result.code, result.message, headers=_CHALLENGE)
             return self._defer(request, view, result)
 
         return handler
