@@ -31,17 +31,29 @@ class Prepared:
     drain: Callable[[], object] | None = None  # called every 1,024 steps (market data)
 
 
-def ours(ops: list[Op], *, market_data: bool = True) -> Prepared:
-    """switchyard.book.MatchingEngine through its public `handle` entry point."""
+def ours(ops: list[Op], *, market_data: bool = True, dispatch: bool = False) -> Prepared:
+    """switchyard.book.MatchingEngine through its public per-command methods.
+
+    Each step calls `new_order`, `cancel` or `replace` directly, as each peer step calls
+    `add_limit_order` or `cancel_order` directly: `MatchingEngine.handle` (the venue
+    service's entry point) adds a dispatch on the request type and one Python call, a cost
+    the peers have no counterpart of.
+    """
     engine = MatchingEngine([spec()], market_data=market_data)
-    handle = engine.handle
-    requests = [to_request(op) for op in ops]
-    steps: list[Step] = [(handle, (request, 0)) for request in requests]
+    methods: dict[str, Callable[..., object]] = {
+        CANCEL: engine.cancel,
+        MOVE: engine.replace,
+    }
+    steps: list[Step] = [
+        (engine.handle if dispatch else methods.get(op.kind, engine.new_order), (to_request(op), 0))
+        for op in ops
+    ]
     notes = "reports for every event; L2 deltas + trades drained every 1,024 ops"
     if not market_data:
         notes = "reports for every event; market data off"
+    suffix = " (no market data)" if not market_data else " (via handle)" if dispatch else ""
     return Prepared(
-        "switchyard.book" + ("" if market_data else " (no market data)"),
+        "switchyard.book" + suffix,
         importlib.metadata.version("switchyard"),
         notes,
         steps,
@@ -123,6 +135,7 @@ def cython_orderbook(ops: list[Op]) -> Prepared:
 ENGINES: dict[str, Callable[[list[Op]], Prepared]] = {
     "ours": ours,
     "ours-nomd": lambda ops: ours(ops, market_data=False),
+    "ours-handle": lambda ops: ours(ops, dispatch=True),  # not in the default set
     "akhil4n-orderbook": akhil4n,
     "cython-orderbook": cython_orderbook,
 }
