@@ -75,7 +75,7 @@ class SeedController(InflightController):
             self.limit = desired
         self.off_threshold = max(0, int(self.limit * self._hysteresis) - 1)
 
-    def _step_decline(self, rate: float, before: float, *, saturated: bool, inflight: int) -> None:
+    def _step_decline(self, rate: float, before: float, *, behind: bool, inflight: int) -> None:
         if self.commit_rate < self._decline_ratio * before:
             self.decline_streak += 1
         else:

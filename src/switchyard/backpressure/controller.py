@@ -28,9 +28,10 @@ seed's floor(L x h) could be 0 with L = 1, a threshold inflight never goes below
 
 Rate decline (429 BACKPRESSURE_DURABLE_RATE_DECLINE), redesigned because the seed's rule was
 dead with its defaults and latched otherwise (reference §10.2): a tick counts as declining
-only when this tick's rate r < DECLINE_RATIO x R_before *and* admission was saturated during
-it (inflight refusals happened, or inflight was at the hysteresis mark), i.e. the disk, not
-the clients, set the rate. DECLINE_STREAK such ticks in a row start refusing every order; the
+only when this tick's rate r < DECLINE_RATIO x R_before *and* the WAL was behind during it
+(admission saturated: inflight refusals happened or inflight was at the hysteresis mark; and
+the oldest non-durable record older than TARGET), i.e. the disk, not the clients or a busy
+loop, set the rate. DECLINE_STREAK such ticks in a row start refusing every order; the
 refusal ends at the first tick where inflight has drained to the hysteresis mark. Refusing
 admits nothing, so inflight only falls while the disk makes progress: the exit condition
 does not depend on the rate recovering, which is what made the seed's version latch.
@@ -175,7 +176,8 @@ class InflightController:
         )
         if self.enabled:
             self._step_limit(saturated=saturated, wal_age_s=self.last_tick_wal_age_s)
-            self._step_decline(rate, before, saturated=saturated, inflight=inflight)
+            behind = saturated and self.last_tick_wal_age_s > self._target_s
+            self._step_decline(rate, before, behind=behind, inflight=inflight)
         self.ticks += 1
         self._remember(now_ns, committed_total)
         return True
@@ -199,13 +201,13 @@ class InflightController:
         self.limit = limit
         self.off_threshold = self._off_for(limit)
 
-    def _step_decline(self, rate: float, before: float, *, saturated: bool, inflight: int) -> None:
+    def _step_decline(self, rate: float, before: float, *, behind: bool, inflight: int) -> None:
         if self.declining:
             if inflight <= self.off_threshold:  # drained: the disk kept up with what it had
                 self.declining = False
                 self.decline_streak = 0
             return
-        if self._decline_ratio > 0 and saturated and rate < self._decline_ratio * before:
+        if self._decline_ratio > 0 and behind and rate < self._decline_ratio * before:
             self.decline_streak += 1
         else:
             self.decline_streak = 0

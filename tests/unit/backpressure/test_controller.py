@@ -246,3 +246,16 @@ def test_step_uses_the_largest_wal_age_seen_during_the_tick() -> None:
     subject.step(now_ns=TICK_NS, committed_total=100, inflight=100, wal_age_ns=1_000_000)
     assert subject.last_tick_wal_age_s == 0.05
     assert subject.limit < 100  # the 50 ms sample counted: no probe
+
+
+def test_decline_needs_the_wal_age_over_the_target() -> None:
+    # A busy loop also lowers the durable rate; with the backlog within its target the disk is
+    # not the cause and refusing everything would not help.
+    subject = controller(limit_min=1, limit_initial=400, target_wal_age_s=0.1)
+    driver = Driver(subject)
+    for _ in range(40):
+        driver.tick(rate_per_s=5_000, inflight=10, wal_age_s=0.01)
+    for _ in range(5):
+        subject.admit(subject.limit)
+        driver.tick(rate_per_s=1_000, inflight=subject.limit, wal_age_s=0.05)
+    assert subject.declining is False
