@@ -356,6 +356,8 @@ def warn_retired(environ: Mapping[str, str]) -> None:
 def install(gateway: Gateway, environ: Mapping[str, str]) -> Ownership:
     warn_retired(environ)
     settings = OwnershipSettings.from_env(environ, engine_id=gateway.settings.engine_id)
+    if settings.mode == "etcd" and settings.owned_keys:
+        log.warning("event=owned_keys_ignored: ETCD_ENDPOINTS is set, etcd assigns the keys")
     ownership = Ownership(gateway, settings)
     ctx = gateway.ctx
     extras: dict[str, Any] = ctx.extras
