@@ -13,24 +13,15 @@ the seed; `-m sim_full` runs many more seeds for longer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import pytest
+from tests.fixtures.strategy import SimResult, StrategySim
 
-from switchyard.book.spec import DEFAULT_SPECS
-from switchyard.core.enums import Side
-from switchyard.core.messages import ExecReport, Trade, VenueNewOrder
-from switchyard.pipeline.sequencer import Outcome, Result
-from switchyard.risk.config import RiskConfig
 from switchyard.strategy import decisions as R
 from switchyard.strategy.config import StrategyConfig
-from switchyard.strategy.port import SequencerPort
-from switchyard.strategy.trader import RATE_WINDOW_MS, Trader
-from switchyard.testing.stubs import T0, make_rig
-from switchyard.venue.service import VenueService
-from switchyard.venue.settings import LiquidityConfig
+from switchyard.strategy.trader import RATE_WINDOW_MS
 
-ACCOUNT = "strategy"
 SYMBOLS = ("BTC", "7203")
 CI_SEEDS = (1, 7, 42)
 CI_TICKS = 600  # 5 minutes of simulated time at 500 ms ticks
@@ -52,128 +43,6 @@ CONFIG = StrategyConfig(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Submitted:
-    step: int
-    at_ms: int
-    symbol: str
-    side: Side
-    qty: int
-    price: int
-    outcome: str
-
-
-@dataclass
-class SimResult:
-    orders: list[Submitted] = field(default_factory=list)
-    max_exposure: dict[str, int] = field(default_factory=dict)
-    reasons: dict[str, int] = field(default_factory=dict)
-    state_hash: str = ""
-    fills: int = 0
-
-
-class StrategySim:
-    def __init__(self, seed: int, config: StrategyConfig = CONFIG) -> None:
-        self.seed = seed
-        self.venue = VenueService(
-            [DEFAULT_SPECS[s] for s in SYMBOLS],
-            liquidity=True,
-            liquidity_config=LiquidityConfig(volatility_bps=15.0, quote_lots=3),
-            seed=seed,
-        )
-        self.rig = make_rig(risk=RiskConfig())
-        self.now_ns = T0
-        self.step = 0
-        self.result = SimResult()
-        port = SequencerPort(
-            account_id=ACCOUNT,
-            state=self.rig.state,
-            submit_order=self._submit,
-            book=lambda symbol, depth: self.venue.snapshot(symbol, depth, self.now_ns),
-        )
-        self.port = port
-        self.trader = Trader(config, port, decisions_max=100)
-
-    @property
-    def now_ms(self) -> int:
-        return self.now_ns // 1_000_000
-
-    def _submit(self, **order: object) -> Result:
-        sequencer = self.rig.sequencer
-        result = sequencer.submit_order(now_ns=self.now_ns, **order)  # type: ignore[arg-type]
-        assert result.order is not None
-        self.result.orders.append(
-            Submitted(
-                self.step,
-                self.now_ms,
-                str(order["symbol"]),
-                order["side"],  # type: ignore[arg-type]
-                int(order["qty"]),  # type: ignore[call-overload]
-                int(order["price"]),  # type: ignore[call-overload]
-                result.outcome.name,
-            )
-        )
-        if result.outcome == Outcome.ACCEPTED:
-            placed = sequencer.mark_sent(result.order.order_id, self.now_ns)
-            assert placed is not None
-            self._deliver(
-                self.venue.handle(
-                    VenueNewOrder(
-                        placed.order_id,
-                        placed.account_id,
-                        placed.symbol,
-                        placed.side,
-                        placed.order_type,
-                        placed.qty,
-                        placed.price,
-                        placed.time_in_force,
-                    ),
-                    self.now_ns,
-                )
-            )
-        return result
-
-    def _deliver(self, reports: list[ExecReport]) -> None:
-        for report in reports:
-            self.rig.sequencer.apply_report(report, self.now_ns)
-        for data in self.venue.take_market_data(self.now_ns):
-            if isinstance(data, Trade):
-                self.rig.sequencer.risk.reference_prices[data.symbol] = data.price
-
-    def run(self, steps: int, *, kill_at: int | None = None) -> SimResult:
-        tick_ns = self.trader.config.tick_ms * 1_000_000
-        for step in range(steps):
-            self.step = step
-            self.now_ns += tick_ns
-            if step == kill_at:
-                self.rig.sequencer.set_kill_switch(
-                    scope=ACCOUNT,
-                    active=True,
-                    cancel_open=True,
-                    actor="ops",
-                    note="sim",
-                    now_ns=self.now_ns,
-                )
-            self._deliver(self.venue.tick(self.now_ns))
-            self.trader.tick(now_mono_ms=self.now_ms, now_wall_ms=self.now_ms)
-            self._check_exposure()
-        result = self.result
-        result.reasons = dict(self.trader.reasons)
-        result.state_hash = self.rig.sequencer.state_hash()
-        result.fills = sum(1 for _, _, r in self.rig.records if type(r).__name__ == "OrderFilled")
-        return result
-
-    def _check_exposure(self) -> None:
-        for symbol in SYMBOLS:
-            exposure = self.port.position(symbol) + sum(
-                self.port.open_qty(order.order_id)
-                for order in self.rig.state.orders.values()
-                if order.account_id == ACCOUNT and order.symbol == symbol
-            )
-            worst = self.result.max_exposure.get(symbol, 0)
-            self.result.max_exposure[symbol] = max(worst, abs(exposure))
-
-
 def check_limits(result: SimResult, config: StrategyConfig, seed: int) -> None:
     orders = result.orders
     assert orders, f"seed {seed}: the strategy never traded"
@@ -190,21 +59,21 @@ def check_limits(result: SimResult, config: StrategyConfig, seed: int) -> None:
 
 @pytest.mark.parametrize("seed", CI_SEEDS)
 def test_same_seed_same_orders_and_state(seed: int) -> None:
-    first = StrategySim(seed).run(CI_TICKS)
-    second = StrategySim(seed).run(CI_TICKS)
+    first = StrategySim(seed, CONFIG).run(CI_TICKS)
+    second = StrategySim(seed, CONFIG).run(CI_TICKS)
     assert first.orders == second.orders, f"seed {seed}"
     assert first.state_hash == second.state_hash, f"seed {seed}"
     assert first.reasons == second.reasons, f"seed {seed}"
 
 
 def test_different_seeds_trade_differently() -> None:
-    runs = [StrategySim(seed).run(CI_TICKS).orders for seed in CI_SEEDS]
+    runs = [StrategySim(seed, CONFIG).run(CI_TICKS).orders for seed in CI_SEEDS]
     assert runs[0] != runs[1] != runs[2]
 
 
 @pytest.mark.parametrize("seed", CI_SEEDS)
 def test_rate_cooldown_and_position_limits_hold_and_are_reached(seed: int) -> None:
-    result = StrategySim(seed).run(CI_TICKS)
+    result = StrategySim(seed, CONFIG).run(CI_TICKS)
     check_limits(result, CONFIG, seed)
     assert result.fills > 0, f"seed {seed}: IOC orders at the touch should fill"
     reached = {reason for reason in (R.COOLDOWN, R.POSITION_LIMIT) if result.reasons[reason]}
@@ -222,7 +91,7 @@ def test_rate_limit_holds_when_it_is_the_binding_rail(seed: int) -> None:
 @pytest.mark.parametrize("seed", CI_SEEDS)
 def test_nothing_is_submitted_after_the_kill_switch(seed: int) -> None:
     kill_at = CI_TICKS // 2
-    sim = StrategySim(seed)
+    sim = StrategySim(seed, CONFIG)
     result = sim.run(CI_TICKS, kill_at=kill_at)
     before = [o for o in result.orders if o.step < kill_at]
     after = [o for o in result.orders if o.step >= kill_at]

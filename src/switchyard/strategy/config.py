@@ -28,8 +28,10 @@ TICK_MS_MIN: Final = 100
 TICK_MS_MAX: Final = 60_000
 ORDERS_PER_MIN_MAX: Final = 10_000
 COOLDOWN_MS_MAX: Final = 600_000
-WINDOW_MAX: Final = 1_000  # samples in the long window; bounds the price history kept
-RSI_PERIOD_MAX: Final = 500
+# Samples in the long window (SMA 200 is the classic long one) and RSI changes: with
+# SYMBOLS_MAX they bound a tick's work (measured in docs/STRATEGY.md) and the history kept.
+WINDOW_MAX: Final = 200
+RSI_PERIOD_MAX: Final = 100
 HISTORY_LIMIT_MAX: Final = 1_000  # config versions one history request returns
 _SYMBOL_RE: Final = re.compile(r"^[A-Za-z0-9._-]+$")
 

@@ -85,7 +85,10 @@ class Trader:
         self.port = port
         # state across ticks
         self._prices: dict[str, list[int]] = {}
-        self._live: dict[str, str] = {}  # live order id -> symbol (oldest first)
+        # live strategy orders by symbol (order ids, oldest first): a decision sums only its
+        # symbol's, so a tick costs O(live orders), not O(symbols x live orders)
+        self._live: dict[str, dict[str, None]] = {}
+        self._live_count = 0
         self._submit_times: deque[int] = deque()  # mono ms of submissions, oldest first
         self._last_submit_ms: dict[str, int] = {}  # symbol -> mono ms of its last submission
         # observability (read by the API and the metrics collector)
@@ -203,12 +206,18 @@ class Trader:
 
     def _track(self, order_id: str, symbol: str) -> None:
         assert order_id, "an accepted order has an id"
-        live = self._live
-        if len(live) >= LIVE_ORDERS_MAX:
-            # Never expected (IOC orders end within one venue round trip): forget the oldest
-            # rather than grow; its fills still count through the position.
-            del live[next(iter(live))]
-        live[order_id] = symbol
+        if self._live_count >= LIVE_ORDERS_MAX:
+            # Never expected (IOC orders end within one venue round trip): forget one rather
+            # than grow; its fills still count through the position.
+            oldest = (
+                self._live[symbol]
+                if self._live.get(symbol)
+                else next(orders for orders in self._live.values() if orders)
+            )
+            del oldest[next(iter(oldest))]
+            self._live_count -= 1
+        self._live.setdefault(symbol, {})[order_id] = None
+        self._live_count += 1
 
     def track_existing(self, order_ids: Iterator[tuple[str, str]]) -> None:
         """Live orders of the strategy account found at start (order id, symbol)."""
@@ -216,14 +225,22 @@ class Trader:
             self._track(order_id, symbol)
 
     def _open_qty(self, symbol: str) -> int:
+        orders = self._live.get(symbol)
+        if not orders:
+            return 0
         open_qty = self.port.open_qty
-        return sum(open_qty(order_id) for order_id, s in self._live.items() if s == symbol)
+        return sum(open_qty(order_id) for order_id in orders)
 
     def _forget_final_orders(self) -> None:
+        if not self._live_count:
+            return
         open_qty = self.port.open_qty
-        final = [order_id for order_id in self._live if open_qty(order_id) == 0]
-        for order_id in final:
-            del self._live[order_id]
+        for orders in self._live.values():
+            final = [order_id for order_id in orders if open_qty(order_id) == 0]
+            for order_id in final:
+                del orders[order_id]
+            self._live_count -= len(final)
+        assert self._live_count == sum(len(orders) for orders in self._live.values())
 
     def _forget_old_submissions(self, now_ms: int) -> None:
         times = self._submit_times
@@ -232,7 +249,7 @@ class Trader:
 
     @property
     def live_order_count(self) -> int:
-        return len(self._live)
+        return self._live_count
 
     def samples(self, symbol: str) -> int:
         return len(self._prices.get(symbol, ()))
