@@ -170,7 +170,9 @@ def order_events(ctx: GatewayContext, request: Request) -> HandlerResult:
     order_id = request.params["orderId"]
     first = accept_seq_of(order_id)
     order = ctx.node.sequencer.state.orders.get(order_id)
-    if first is None or (order is not None and not _may_see(principal, order.account_id)):
+    if first is None or first < 1:  # seq 0 is no order: the WAL starts at 1
+        return not_found("order")
+    if order is not None and not _may_see(principal, order.account_id):
         return not_found("order")
     limit = int_param(request, "limit", 100, 1, AUDIT_EVENTS_LIMIT_MAX)
     if isinstance(limit, Response):
