@@ -117,7 +117,7 @@ def int_param(
     raw = request.query_params().get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # "²".isdigit() is True, int("²") raises
         return invalid(f"{name} must be a non-negative integer", name)
     value = int(raw)
     if not minimum <= value <= maximum:

@@ -127,4 +127,4 @@ def order_view(order: Order, *, durable: bool) -> dict[str, Any]:
 def accept_seq_of(order_id: str) -> int | None:
     """The acceptSeq encoded in an order id `<engine>-<walId>-<seq>`, or None."""
     _, _, tail = order_id.rpartition("-")
-    return int(tail) if tail.isdigit() else None
+    return int(tail) if tail.isascii() and tail.isdigit() else None  # not "²": int() raises
