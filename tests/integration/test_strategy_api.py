@@ -251,7 +251,13 @@ def test_history_says_who_when_and_old_to_new(gateway: GatewayProcess) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/strategy/history?limit=0", "/api/strategy/decisions?limit=x"]
+    "path",
+    [
+        "/api/strategy/history?limit=0",
+        "/api/strategy/history?limit=1001",
+        "/api/strategy/decisions?limit=x",
+        "/api/strategy/decisions?limit=%C2%B2",  # "2" superscript: a digit to str.isdigit
+    ],
 )
 def test_a_bad_limit_is_a_400(gateway: GatewayProcess, path: str) -> None:
     result = gateway.client().get(path)

@@ -239,7 +239,7 @@ class StrategyAPI:
 def _limit(raw: str | None, default: int, maximum: int) -> int | Response:
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:  # not "²"
         return error_response(
             400,
             "INVALID_REQUEST",
