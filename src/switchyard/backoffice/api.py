@@ -46,6 +46,7 @@ API_INFLIGHT_MAX = 64  # requests waiting for or using a database thread; beyond
 _CHALLENGE = ((b"www-authenticate", b'Bearer realm="switchyard-backoffice"'),)
 LIMIT_DEFAULT = 100
 LIMIT_MAX = 1000
+AFTER_MAX = 2**63 - 1  # paging cursors are int64 columns; a larger one failed in the driver
 PARKED_DEGRADED_S = 60  # parked longer than this means something is missing upstream
 STALL_DEGRADED_S = 30  # events waiting but nothing applied for this long
 GATEWAY_TOKEN_TTL_S = 300
@@ -312,13 +313,21 @@ def account_scope(principal: Principal | None, params: Params) -> str | Response
 
 def page_params(params: Params, after_name: str) -> tuple[int, int] | Response:
     raw_limit = params.get("limit", str(LIMIT_DEFAULT))
-    if not raw_limit.isdigit():
+    if not _is_number(raw_limit, AFTER_MAX):
         return error_response(
-            400, "INVALID_LIMIT", f"limit must be 1..{LIMIT_MAX}", received=raw_limit
+            400, "INVALID_LIMIT", f"limit must be 1..{LIMIT_MAX}", received=raw_limit[:40]
         )
     raw_after = params.get(after_name, "0")
-    if not raw_after.isdigit():
+    if not _is_number(raw_after, AFTER_MAX):
         return error_response(
-            400, "INVALID_REQUEST", f"{after_name} must be an integer >= 0", received=raw_after
+            400,
+            "INVALID_REQUEST",
+            f"{after_name} must be an integer from 0 to {AFTER_MAX}",
+            received=raw_after[:40],
         )
     return int(raw_after), max(1, min(int(raw_limit), LIMIT_MAX))
+
+
+def _is_number(raw: str, maximum: int) -> bool:
+    """ASCII digits ("²".isdigit() is True and int() refuses it) within the database's int64."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 19 and int(raw) <= maximum
