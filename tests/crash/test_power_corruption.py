@@ -4,9 +4,10 @@ Damage anywhere before the log's last batch, or anywhere in a segment that is no
 or in a segment header, cannot be a torn write: recovery must refuse to start with a
 WALCorruption whose file is the damaged segment and whose offset lies inside the damaged
 frame, and must not have changed a byte. The default suite flips one bit of every byte of a
-middle batch, of the first segment's last batch (a later segment exists), and of both
-segment headers; `-m crash_full` flips every bit of every byte before the last batch.
-A real `switchyard run` on a damaged data directory exits non-zero and says where.
+middle batch and of both segment headers, and of every fifth byte of the first segment's last
+batch (a later segment exists); `-m crash_full` flips every bit of the second segment before
+its last batch and of both headers, and one bit of every byte of the first segment.
+A real `switchyard run` on a damaged data directory exits 3 and names file and offset.
 """
 
 from __future__ import annotations
@@ -91,16 +92,28 @@ def test_a_flip_in_any_segment_header_fails_stop(built):
 
 
 @pytest.mark.crash_full
-@pytest.mark.parametrize("segment", [0, 1])
-def test_every_bit_before_the_last_batch_full(built, segment):
-    path = sorted(built[1])[segment]
-    spans = frames(built[1][path])
-    if segment == 1:
-        spans = spans[:-1]  # the last batch of the log may be a torn tail
+def test_every_bit_of_the_second_segment_before_its_last_batch_full(built):
+    path = sorted(built[1])[1]
+    spans = frames(built[1][path])[:-1]  # the log's last batch may be a torn tail
     for frame in [(0, SEGMENT_HEADER_SIZE), *spans]:
         for offset in range(*frame):
             for bit in range(8):
                 expect_refusal(built, path, offset, bit, frame)
+
+
+@pytest.mark.crash_full
+@pytest.mark.parametrize("part", range(4))
+def test_every_byte_of_the_first_segment_full(built, part):
+    """All 8 bits of its header; one bit (rotating) of every byte of its batches, in 4 parts."""
+    path = sorted(built[1])[0]
+    if part == 0:
+        for offset in range(SEGMENT_HEADER_SIZE):
+            for bit in range(8):
+                expect_refusal(built, path, offset, bit, (0, SEGMENT_HEADER_SIZE))
+    for frame in frames(built[1][path]):
+        for offset in range(*frame):
+            if (offset // 4096) % 4 == part:
+                expect_refusal(built, path, offset, offset % 8, frame)
 
 
 def test_the_gateway_refuses_to_start_on_a_damaged_log_and_names_the_place(tmp_path: Path):

@@ -161,6 +161,8 @@ def test_damage_to_an_acknowledged_last_batch_is_refused_not_dropped(log):
 def test_every_bit_of_the_last_two_batches_full(log, back):
     """Flip every bit of batch -back; batches after it are truncated (never acknowledged)."""
     batch = len(log.batch_starts) - back
+    if batch < 0:
+        pytest.skip("the last segment holds one batch: damage before it is corruption")
     start, end = log.batch_starts[batch], log.batch_ends[batch]
     for offset in range(start, end):
         for bit in range(8):
