@@ -374,7 +374,9 @@ class GatewayCollector(Collector):
             node.counters.orders_sent,
         )
         yield counter(
-            "switchyard_venue_reports_total", "Execution reports received", node.counters.reports
+            "switchyard_venue_reports_received_total",
+            "Execution reports received from the venue (the venue process counts what it sent)",
+            node.counters.reports,
         )
         yield counter(
             "switchyard_venue_send_refused_total",
