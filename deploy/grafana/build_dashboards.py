@@ -498,7 +498,10 @@ GATEWAY_OPS: list[Panel | Row] = [
                 f"rate(switchyard_venue_orders_sent_total{{{GW}}}[{RI}])",
                 "orders sent {{instance}}",
             ),
-            q(f"rate(switchyard_venue_reports_total{{{GW}}}[{RI}])", "reports {{instance}}"),
+            q(
+                f"rate(switchyard_venue_reports_received_total{{{GW}}}[{RI}])",
+                "reports {{instance}}",
+            ),
         ],
         unit="ops",
         width=8,

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from switchyard.testing.gateway_harness import Client
+from switchyard.testing.gateway_harness import Client, GatewayProcess
 from tests.deploy import shipped
-from tests.fixtures.prometheus import MonitoredStack, wait_for
+from tests.fixtures.prometheus import MonitoredStack, http_get, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.services]
 
@@ -248,6 +251,65 @@ def test_firing_alerts_render_their_annotations(stack: MonitoredStack) -> None:
             assert "<no value>" not in text, alert
             assert "error executing template" not in text, alert
             assert "%!" not in text, alert  # a Go format error, e.g. %!f(string=...)
+
+
+# --- docs/METRICS.md against live scrapes, both ways ------------------------------------------
+
+
+def _catalogue() -> dict[str, dict[str, tuple[str, set[str]]]]:
+    """Section -> metric name -> (type, documented labels), from docs/METRICS.md."""
+    sections: dict[str, dict[str, tuple[str, set[str]]]] = {}
+    current = ""
+    for line in (shipped.ROOT / "docs" / "METRICS.md").read_text().splitlines():
+        if line.startswith("## "):
+            current = line[3:].split(" (")[0].strip()
+        elif line.startswith("### Only with etcd"):
+            current = "Gateway with etcd"
+        elif line.startswith("| `") and current:
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            labels = set(re.findall(r"`(\w+)`", cells[3]))
+            sections.setdefault(current, {})[cells[0].strip("`")] = (cells[1], labels)
+    return sections
+
+
+def _scrape(address: str) -> dict[str, tuple[str, set[str]]]:
+    status, body = http_get(f"http://{address}/metrics")
+    assert status == 200
+    found = {}
+    for family in text_string_to_metric_families(body.decode()):
+        name = family.name + ("_total" if family.type == "counter" else "")
+        labels = {key for sample in family.samples for key in sample.labels if key != "le"}
+        found[name] = (family.type, labels)
+    return found
+
+
+def _agree(section: str, documented: dict[str, tuple[str, set[str]]], live: dict[str, Any]) -> None:
+    assert set(live) - set(documented) == set(), f"{section}: exported, not in docs/METRICS.md"
+    assert set(documented) - set(live) == set(), f"{section}: in docs/METRICS.md, not exported"
+    for name, (kind, labels) in live.items():
+        assert documented[name][0] == kind, (section, name, kind)
+        assert labels <= documented[name][1], (section, name, labels)
+
+
+def test_metrics_catalogue_matches_every_process_both_ways(stack: MonitoredStack) -> None:
+    catalogue = _catalogue()
+    assert set(catalogue) == {"Gateway", "Gateway with etcd", "Outbox", "Back office", "Venue"}
+    _agree("Gateway", catalogue["Gateway"], _scrape(stack.healthy_instance))
+    _agree("Back office", catalogue["Back office"], _scrape(stack.backoffice_url[7:]))
+    _agree("Venue", catalogue["Venue"], _scrape(stack.venue_metrics))
+    _agree("Outbox", catalogue["Outbox"], _scrape(stack.outbox_metrics))
+
+
+def test_metrics_catalogue_etcd_section_is_what_etcd_adds(
+    stack: MonitoredStack, etcd_server: Any, tmp_path: Path
+) -> None:
+    catalogue = _catalogue()
+    environ = {"ETCD_ENDPOINTS": etcd_server.endpoint, "ETCD_PREFIX": "/catalogue"}
+    with GatewayProcess(tmp_path / "gw", env=environ) as gateway:
+        live = _scrape(f"127.0.0.1:{gateway.port}")
+    extra = {name: value for name, value in live.items() if name not in catalogue["Gateway"]}
+    _agree("Gateway with etcd", catalogue["Gateway with etcd"], extra)
+    assert set(catalogue["Gateway"]) <= set(live)
 
 
 def test_wal_fsync_error_stops_the_gateway_and_gateway_down_fires(stack: MonitoredStack) -> None:
