@@ -219,6 +219,31 @@ def lcm_of_lots(symbols: Iterable[str], venue: Venue) -> int:
     return result
 
 
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of a PUT body (for API descriptions): each field alone; rules between
+    fields, venue symbols and lot sizes are checked by `parse_update` only."""
+    properties: dict[str, Any] = {
+        "version": {"type": "integer", "minimum": 0, "description": "the version you read"},
+        "enabled": {"type": "boolean"},
+        "symbols": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": SYMBOLS_MAX,
+            "uniqueItems": True,
+            "items": {"type": "string", "pattern": _SYMBOL_RE.pattern, "maxLength": SYMBOL_LEN_MAX},
+        },
+    }
+    for name, (low, high) in _INT_BOUNDS.items():
+        properties[name] = {"type": "integer", "minimum": low, "maximum": high}
+    properties.update({name: {"description": "read-only: ignored"} for name in sorted(READ_ONLY)})
+    return {
+        "type": "object",
+        "required": ["version", *EDITABLE],
+        "properties": properties,
+        "additionalProperties": False,
+    }
+
+
 def _parse_field(name: str, value: object, venue: Venue) -> tuple[Any, str | None]:
     if name == "enabled":
         return (value, None) if isinstance(value, bool) else (None, "enabled must be true or false")

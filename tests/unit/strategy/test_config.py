@@ -13,6 +13,7 @@ from switchyard.strategy.config import (
     StrategyConfig,
     Venue,
     api_fields,
+    json_schema,
     lcm_of_lots,
     parse_update,
     updated,
@@ -100,3 +101,17 @@ def test_what_get_shows_is_a_valid_put() -> None:
 def test_lcm_of_lots_is_valid_for_every_symbol() -> None:
     assert lcm_of_lots(["BTC", "7203"], VENUE) == 100
     assert lcm_of_lots(["BTC", "ETH"], VENUE) == 1
+
+
+def test_the_json_schema_describes_the_same_body() -> None:
+    import jsonschema
+
+    schema = json_schema()
+    jsonschema.validate(valid_body(), schema)
+    for changes in ({"tickMs": 99}, {"symbols": []}, {"extra": 1}, {"enabled": "yes"}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({**valid_body(), **changes}, schema)
+    body = valid_body()
+    del body["orderQty"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(body, schema)
