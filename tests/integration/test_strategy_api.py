@@ -276,13 +276,14 @@ def test_decisions_are_listed_newest_first_with_the_lists_bounds(gateway: Gatewa
 
 
 def test_without_an_admin_token_anyone_may_write(tmp_path: Path) -> None:
-    env = {**BASE_ENV, "STRATEGY_ADMIN_TOKEN": ""}
+    env = {**BASE_ENV, "STRATEGY_ADMIN_TOKEN": "", "APP_DB_USER": "backoffice"}
     with GatewayProcess(tmp_path, env=env) as gw:
         shown = current(gw)
         result = gw.client().put("/api/strategy", {**shown, "tickMs": 400})
         assert result.status == 200, result
         assert result.json()["updatedBy"] == "anonymous@127.0.0.1"
         assert "STRATEGY_ADMIN_TOKEN is not set" in gw.log()
+        assert "retired_setting name=APP_DB_USER" in gw.log()  # the seed's, now in the URL
 
 
 # --- the database going away ---------------------------------------------------------------

@@ -27,8 +27,20 @@ if TYPE_CHECKING:
 ORDER = 70  # after admission control (10), ownership (20) and the outbox (60); before the UI
 log = logging.getLogger("switchyard.strategy")
 
+# The seed App's strategy settings that have no meaning here (docs/STRATEGY.md says why)
+RETIRED_SETTINGS = {
+    "ACCOUNT_ID": "the strategy account is STRATEGY_ACCOUNT_ID",
+    "APP_DB_USER": "credentials go in APP_DB_URL",
+    "APP_DB_PASSWORD": "credentials go in APP_DB_URL",
+    "APP_DB_POOL": "the config uses one database thread and connection",
+    "STRATEGY_SCHEDULER_MS": "the runner ticks every tickMs of the config",
+}
+
 
 def install(gateway: Gateway, environ: Mapping[str, str]) -> Strategy:
+    for name, why in RETIRED_SETTINGS.items():
+        if environ.get(name):
+            log.warning("event=retired_setting name=%s: ignored; %s", name, why)
     lot_sizes = {spec.symbol: spec.lot_size for spec in VENUE_SYMBOLS.read(environ)}
     venue = gateway.venue
 
