@@ -306,7 +306,15 @@ def test_metrics_catalogue_etcd_section_is_what_etcd_adds(
     catalogue = _catalogue()
     environ = {"ETCD_ENDPOINTS": etcd_server.endpoint, "ETCD_PREFIX": "/catalogue"}
     with GatewayProcess(tmp_path / "gw", env=environ) as gateway:
-        live = _scrape(f"127.0.0.1:{gateway.port}")
+        # The coordinator joins etcd after the server listens: wait for its first figures.
+        live = wait_for(
+            lambda: (
+                (found := _scrape(f"127.0.0.1:{gateway.port}")).keys() > catalogue["Gateway"].keys()
+                and found
+            ),
+            30.0,
+            "the ownership coordinator's metrics",
+        )
     extra = {name: value for name, value in live.items() if name not in catalogue["Gateway"]}
     _agree("Gateway with etcd", catalogue["Gateway with etcd"], extra)
     assert set(catalogue["Gateway"]) <= set(live)
