@@ -239,7 +239,7 @@ class OrderBook:
 
     # --- commands -------------------------------------------------------------------
 
-    def new_order(self, msg: VenueNewOrder, now_ns: int, out: list[ExecReport]) -> None:
+    def new_order(self, msg: VenueNewOrder, now_ns: int, out: list[ExecReport]) -> None:  # noqa: C901
         """Validate, acknowledge, match and rest (or expire) a new order."""
         reg = self.registry
         order_id = msg.order_id
@@ -249,20 +249,20 @@ class OrderBook:
         tif = msg.time_in_force
         # Enum fields are compared by identity (`is`: an IntEnum `==` costs ~10x more); the
         # message types declare enum members, and the slow path below asserts it.
+        checked = False  # certainly valid (a plain LIMIT order)? Else the full checks, in order.
         if order_type is _LIMIT:
             price = msg.price
-            # Certainly valid (a plain LIMIT order)? Else the full checks, in their order.
-            checked = (
+            if (  # an `if`, not an assigned expression: its int compares get specialised
                 0 < qty <= ORDER_QTY_MAX
                 and self._price_min <= price <= self._price_max
                 and (self._unit_steps or not (qty % self.lot_size or price % self.tick_size))
                 and (tif is _GTC or tif is _IOC or tif is _FOK)
                 and not msg.post_only
                 and len(reg.live) < reg.open_max
-            )
+            ):
+                checked = True
         else:
             price = 0
-            checked = False
         order = BookOrder(
             order_id, msg.account_id, self.symbol, side, order_type, tif, price, qty, qty,
             msg.expire_at_ns, msg.post_only, next(reg.serial),
@@ -613,8 +613,6 @@ class OrderBook:
             threshold = _MARKET_THRESHOLD
         reg = self.registry
         live = reg.live
-        final = reg.final
-        final_ids = reg.final_ids
         seq = reg.seq
         append = out.append
         trades = self._trades if reg.market_data_enabled else None
@@ -693,7 +691,9 @@ class OrderBook:
                     del orders[resting_id]
                     resting.status = _FILLED
                     del live[resting_id]
+                    final = reg.final
                     final[resting_id] = resting
+                    final_ids = reg.final_ids
                     final_ids.append(resting_id)
                     if len(final_ids) > reg.final_max:
                         del final[final_ids.popleft()]
