@@ -7,6 +7,8 @@ state hash (operators' /api/admin), compared before and after a batch of refusal
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -73,3 +75,63 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float = 20.0) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def raw_exchange(
+    port: int, data: bytes, *, wait_s: float = 3.0, chunks: int = 1, expect: int = 0
+) -> bytes:
+    """Send raw bytes (in `chunks` writes); read until the server closes, `expect` responses
+    arrived, or `wait_s` passes."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=wait_s)
+    received = b""
+    try:
+        step = max(1, len(data) // chunks)
+        for start in range(0, len(data), step):
+            try:
+                sock.sendall(data[start : start + step])
+            except OSError:
+                break  # the server refused and closed: read what it said
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                break
+            except OSError:
+                break
+            if not chunk:
+                break
+            received += chunk
+            if expect and len(statuses(received)) >= expect:
+                break
+    finally:
+        sock.close()
+    return received
+
+
+def statuses(answer: bytes) -> list[int]:
+    """The status codes of the responses in a raw answer, in order (framed by content-length;
+    an unframed remainder ends the list)."""
+    found = []
+    rest = answer
+    while rest.startswith(b"HTTP/1.1 ") and b"\r\n\r\n" in rest:
+        head, rest = rest.split(b"\r\n\r\n", 1)
+        found.append(int(head[9:12]))
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value.strip())
+        rest = rest[length:]
+    return found
+
+
+def order_bytes(account: str, cid: str) -> bytes:
+    """A complete POST /orders request (fast ACK) for `account` as raw bytes."""
+    body = json.dumps({**ORDER, "clientOrderId": cid}).encode()
+    head = (
+        f"POST /orders HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {token(account)}\r\n"
+        f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
