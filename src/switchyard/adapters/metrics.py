@@ -317,6 +317,14 @@ class GatewayCollector(Collector):
         yield gauge(
             "persistence_queue_lag", "Records waiting for fsync (seed name)", node.undurable_count
         )
+        # The seed counted persistence write errors. A WAL write or fdatasync error stops the
+        # gateway (fail-stop), so this is 1 only in the moment between the failure and the
+        # exit; operators alert on the target going down (docs/METRICS.md).
+        yield counter(
+            "persistence_queue_errors_total",
+            "WAL write/fdatasync failures in this process (seed name; the first one stops it)",
+            int(journal.failed is not None),
+        )
         yield gauge(
             "fast_path_lag",
             "Age of the oldest non-durable record in microseconds (seed name)",
