@@ -93,3 +93,19 @@ def metric_names(expr: str) -> set[str]:
             continue  # a variable or part of a number (1e-05)
         names.add(name)
     return names
+
+
+def metrics_catalogue() -> dict[str, dict[str, tuple[str, set[str]]]]:
+    """Section -> metric name -> (type, documented labels), from docs/METRICS.md."""
+    sections: dict[str, dict[str, tuple[str, set[str]]]] = {}
+    current = ""
+    for line in (ROOT / "docs" / "METRICS.md").read_text().splitlines():
+        if line.startswith("## "):
+            current = line[3:].split(" (")[0].strip()
+        elif line.startswith("### Only with etcd"):
+            current = "Gateway with etcd"
+        elif line.startswith("| `") and current:
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            labels = set(re.findall(r"`(\w+)`", cells[3]))
+            sections.setdefault(current, {})[cells[0].strip("`")] = (cells[1], labels)
+    return sections

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import socket
 import time
 from pathlib import Path
@@ -258,22 +257,6 @@ def test_firing_alerts_render_their_annotations(stack: MonitoredStack) -> None:
 # --- docs/METRICS.md against live scrapes, both ways ------------------------------------------
 
 
-def _catalogue() -> dict[str, dict[str, tuple[str, set[str]]]]:
-    """Section -> metric name -> (type, documented labels), from docs/METRICS.md."""
-    sections: dict[str, dict[str, tuple[str, set[str]]]] = {}
-    current = ""
-    for line in (shipped.ROOT / "docs" / "METRICS.md").read_text().splitlines():
-        if line.startswith("## "):
-            current = line[3:].split(" (")[0].strip()
-        elif line.startswith("### Only with etcd"):
-            current = "Gateway with etcd"
-        elif line.startswith("| `") and current:
-            cells = [cell.strip() for cell in line.strip("|").split("|")]
-            labels = set(re.findall(r"`(\w+)`", cells[3]))
-            sections.setdefault(current, {})[cells[0].strip("`")] = (cells[1], labels)
-    return sections
-
-
 def _scrape(address: str) -> dict[str, tuple[str, set[str]]]:
     status, body = http_get(f"http://{address}/metrics")
     assert status == 200
@@ -294,7 +277,7 @@ def _agree(section: str, documented: dict[str, tuple[str, set[str]]], live: dict
 
 
 def test_metrics_catalogue_matches_every_process_both_ways(stack: MonitoredStack) -> None:
-    catalogue = _catalogue()
+    catalogue = shipped.metrics_catalogue()
     assert set(catalogue) == {"Gateway", "Gateway with etcd", "Outbox", "Back office", "Venue"}
     _agree("Gateway", catalogue["Gateway"], _scrape(stack.healthy_instance))
     _agree("Back office", catalogue["Back office"], _scrape(stack.backoffice_url[7:]))
@@ -305,7 +288,7 @@ def test_metrics_catalogue_matches_every_process_both_ways(stack: MonitoredStack
 def test_metrics_catalogue_etcd_section_is_what_etcd_adds(
     stack: MonitoredStack, etcd_server: Any, tmp_path: Path
 ) -> None:
-    catalogue = _catalogue()
+    catalogue = shipped.metrics_catalogue()
     environ = {"ETCD_ENDPOINTS": etcd_server.endpoint, "ETCD_PREFIX": "/catalogue"}
     with GatewayProcess(tmp_path / "gw", env=environ) as gateway:
         # The coordinator joins etcd after the server listens: wait for its first figures.
