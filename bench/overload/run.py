@@ -4,6 +4,8 @@ Spawns `switchyard run` with the adaptive inflight limit on (BENCH_ENV below), t
 
 1. warm-up (not measured);
 2. capacity: closed loop (connections x depth outstanding) -> accepted orders per second, C;
+   and the refusal ceiling: the same closed loop against a gateway that refuses every order
+   (how many refusals per second it can answer at all; at k x C it must refuse (k-1) x C);
 3. unloaded: open loop at 0.2 C -> p50/p99 of accepted orders (the reference);
 4. overload: open loop at `--multiples` x C (default 5) for `--duration` seconds, twice, with
    RSS read from /proc before, between and after -> accepted p99 against the unloaded p99
@@ -142,6 +144,15 @@ async def overload(gw: GatewayProcess, args: argparse.Namespace, rate_c: float) 
     return {"unloadedProtected": unloaded, "overload": runs, "rssKiB": rss}
 
 
+async def refusal_ceiling(gw: GatewayProcess, args: argparse.Namespace) -> dict[str, Any]:
+    """How many refusals per second the gateway can answer at all (it refuses every order)."""
+    tokens = _tokens(gw)
+    await loadgen.open_loop(gw.port, tokens, rate=1000, duration_s=1, tag="warm")
+    return await loadgen.closed_loop(
+        gw.port, tokens, depth=CLOSED_DEPTH, duration_s=args.capacity_duration, tag="ref"
+    )
+
+
 def _tokens(gw: GatewayProcess) -> list[bytes]:
     return [gw.token(f"load{i}").encode() for i in range(CONNECTIONS)]
 
@@ -166,6 +177,7 @@ def verdict(result: dict[str, Any], multiples: list[float]) -> dict[str, Any]:
     return {
         "multiples": multiples,
         "capacityPerSec": rate_c,
+        "refusalCeilingPerSec": result["refusalCeiling"]["answeredPerSec"],
         "unloadedP99Us": unloaded_p99,
         "unloadedProtectedP99Us": result["unloadedProtected"]["acceptedLatencyUs"].get("p99"),
         "runs": [_row(label, run, rate_c, unloaded_p99) for label, run in rows],
@@ -235,6 +247,12 @@ def main() -> None:
     gw = _spawn(dict(COMMON_ENV), args)
     try:
         result = uvloop.run(baseline(gw, args))
+    finally:
+        gw.stop()
+    # Free space below 100% is always true: this gateway refuses every order (503 DISK_FREE).
+    gw = _spawn({**COMMON_ENV, "BACKPRESSURE_DISK_FREE_PCT_MIN": "100"}, args)
+    try:
+        result["refusalCeiling"] = uvloop.run(refusal_ceiling(gw, args))
     finally:
         gw.stop()
     gw = _spawn(env, args)
