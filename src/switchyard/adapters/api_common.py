@@ -97,6 +97,8 @@ def decode_body(decoder: msgspec.json.Decoder[T], body: bytes) -> T | Response:
         return invalid(text, match.group(1) if match else None)
     except msgspec.DecodeError as error:
         return invalid(f"malformed JSON: {error}", None)
+    except UnicodeDecodeError as error:  # msgspec checks UTF-8 lazily, inside strings
+        return invalid(f"the body is not valid UTF-8 (byte {error.start})", None)
 
 
 def invalid(message: str, field_name: str | None) -> Response:
