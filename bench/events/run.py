@@ -1,10 +1,11 @@
 """`make bench-events`: POST /events on real gateway processes with etcd ownership.
 
-1. One engine (pinned to CPU 0, owning every key through etcd):
+1. One engine (owning every key through etcd; latency runs on CPU 0, capacity on each CPU):
    - latency at a fixed open-loop rate with `switchyard bench` (Python generator on CPU 1,
      coordinated-omission corrected: latency from each request's intended send time), with
      the fast answer and with `?ack=durable`;
-   - capacity with wrk (closed loop, CPU 1): requests/s and service-time percentiles.
+   - capacity with wrk (closed loop, on the other CPU): requests/s, service-time percentiles,
+     and how busy each CPU was (other work on a shared machine shows up there).
 2. Two engines (CPU 0 and CPU 1, keys split by the etcd leader): one wrk per engine, each
    posting only the keys its engine owns, at the same time; aggregate requests/s. The two wrk
    processes cannot have a core of their own on a 2-core machine: they share the engines'
@@ -99,6 +100,25 @@ def process_tree(pid: int) -> list[int]:
     return [pid, *children]
 
 
+def cpu_busy() -> list[tuple[int, int]]:
+    """(busy, total) jiffies per CPU since boot, from /proc/stat."""
+    out = []
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("cpu") and line[3:4].isdigit():
+            values = [int(v) for v in line.split()[1:]]
+            idle = values[3] + values[4]  # idle + iowait
+            out.append((sum(values) - idle, sum(values)))
+    return out
+
+
+def busy_percent(before: list[tuple[int, int]], after: list[tuple[int, int]]) -> list[float]:
+    """How busy each CPU was between two samples (everything on it, not only ours)."""
+    return [
+        round(100 * (b1 - b0) / max(t1 - t0, 1), 1)
+        for (b0, t0), (b1, t1) in zip(before, after, strict=True)
+    ]
+
+
 def cpu_seconds(pids: list[int]) -> float:
     total = 0
     for pid in pids:
@@ -144,6 +164,7 @@ def capacity(
     """One wrk per engine at once; requests/s per engine and in all; CPU per process."""
     trees = {str(gw.env["ENGINE_ID"]): process_tree(gw.process.pid) for gw in gateways}  # type: ignore[union-attr]
     before = {name: cpu_seconds(pids) for name, pids in trees.items()}
+    machine_before = cpu_busy()
     started = time.monotonic()
     runs = [
         wrk(gw, split[str(gw.env["ENGINE_ID"])], seconds=seconds, connections=connections, cpu=cpu)
@@ -153,10 +174,18 @@ def capacity(
     results = [wrk_result(run) for run in runs]
     wall = time.monotonic() - started
     children_after = os.times()
+    machine_busy = busy_percent(machine_before, cpu_busy())
     engines = {}
     for (name, pids), result in zip(trees.items(), results, strict=True):
         used = cpu_seconds(pids) - before[name]
-        engines[name] = {**result, "keys": split[name], "serverCores": round(used / wall, 2)}
+        engines[name] = {
+            **result,
+            "keys": split[name],
+            "serverCores": round(used / wall, 2),
+            # CPU per request: what the engine would need of a core to itself (steadier than
+            # requests/s when other work shares the machine)
+            "serverCpuUsPerRequest": round(used / max(result["requests"], 1) * 1e6, 1),
+        }
     wrk_cpu = (children_after.children_user + children_after.children_system) - (
         children_before.children_user + children_before.children_system
     )
@@ -167,6 +196,7 @@ def capacity(
         "engines": engines,
         "aggregateRequestsPerSec": round(sum(r["requestsPerSec"] for r in results), 1),
         "wrkCores": round(wrk_cpu / wall, 2),
+        "cpuBusyPercent": machine_busy,  # per CPU, all processes: 100 = no idle time left
     }
 
 
@@ -276,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_all(base: Path, etcd: EtcdServer, args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    for cpu in (0, 1):
+        out[f"oneEngineCapacityCpu{cpu}"] = one_engine_capacity(base / f"cpu{cpu}", etcd, cpu, args)
     one = start_engine(base, etcd, "e1", 0)
     try:
         split = wait_split([one])
@@ -284,9 +316,6 @@ def run_all(base: Path, etcd: EtcdServer, args: argparse.Namespace) -> dict[str,
         )
         out["oneEngineOpenLoopDurable"] = open_loop(
             one, base, rate=args.rate, seconds=args.open_seconds, ack="durable"
-        )
-        out["oneEngineCapacity"] = capacity(
-            [one], split, seconds=args.seconds, connections=args.connections, wrk_cpus=[1]
         )
     finally:
         one.stop()
@@ -302,28 +331,51 @@ def run_all(base: Path, etcd: EtcdServer, args: argparse.Namespace) -> dict[str,
     return out
 
 
+def one_engine_capacity(
+    base: Path, etcd: EtcdServer, cpu: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    """One engine on `cpu`, wrk on the other one."""
+    engine = start_engine(base, etcd, "e1", cpu)
+    try:
+        split = wait_split([engine])
+        return capacity(
+            [engine], split, seconds=args.seconds, connections=args.connections, wrk_cpus=[1 - cpu]
+        )
+    finally:
+        engine.stop()
+
+
 def table(report: dict[str, Any]) -> str:
-    rows = ["| run | generator | requests/s | p50 us | p99 us | p99.9 us | server cores |"]
-    rows.append("|---|---|---|---|---|---|---|")
+    rows = [
+        "| run | generator | requests/s | p50 us | p99 us | p99.9 us | server cores "
+        "| server CPU us/request |"
+    ]
+    rows.append("|---|---|---|---|---|---|---|---|")
     for name in ("oneEngineOpenLoopFast", "oneEngineOpenLoopDurable"):
         run = report[name]
         lat = run["latencyUs"]
         rows.append(
             f"| 1 engine, open loop, ack={run['ack']} | {run['generator']} | "
             f"{run['achievedPerSec']:.0f} (asked {run['askedPerSec']:.0f}) | {lat['p50']} | "
-            f"{lat['p99']} | {lat['p999']} | - |"
+            f"{lat['p99']} | {lat['p999']} | - | - |"
         )
-    for name, label in (("oneEngineCapacity", "1 engine"), ("twoEnginesCapacity", "2 engines")):
+    for name, label in (
+        ("oneEngineCapacityCpu0", "1 engine on CPU 0"),
+        ("oneEngineCapacityCpu1", "1 engine on CPU 1"),
+        ("twoEnginesCapacity", "2 engines"),
+    ):
         run = report[name]
         for engine, result in run["engines"].items():
             rows.append(
                 f"| {label}, capacity, {engine} | {run['generator']} | "
                 f"{result['requestsPerSec']:.0f} | {result['p50Us']} | {result['p99Us']} | "
-                f"{result['p999Us']} | {result['serverCores']} |"
+                f"{result['p999Us']} | {result['serverCores']} | "
+                f"{result['serverCpuUsPerRequest']} |"
             )
         rows.append(
             f"| {label}, capacity, all | wrk ({run['wrkCores']} cores) | "
-            f"**{run['aggregateRequestsPerSec']:.0f}** | | | | |"
+            f"**{run['aggregateRequestsPerSec']:.0f}** | | | | CPUs busy "
+            f"{run['cpuBusyPercent']} % | |"
         )
     check = report["ownershipCheck"]
     rows.append(
