@@ -122,8 +122,16 @@ def test_live_view_ends_cleanly_on_ctrl_c(gateway: GatewayProcess, tmp_path: Pat
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**gateway.env, "COLUMNS": "140"},
     )  # fmt: skip
-    time.sleep(2.0)
-    assert process.poll() is None, process.communicate()
+    probe = gateway.client()
+    before = probe.get("/stats").json()["http_requests"]
+    deadline = time.monotonic() + 20
+    own_calls = 1
+    # Each dashboard poll asks /stats and /health; our own /stats calls are subtracted.
+    while probe.get("/stats").json()["http_requests"] - before - own_calls < 4:
+        own_calls += 1
+        assert time.monotonic() < deadline, "the dashboard never polled"
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.2)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=15)
     assert process.returncode == 0, err
