@@ -144,7 +144,8 @@ def encode_request(message: ClientMessage) -> bytes:
         data = {
             "type": "NEW",
             "orderId": message.order_id,
-            "accountId": message.account_id,
+            # optional on the wire (the seed's NEW has none): "" would be refused on decode
+            **({"accountId": message.account_id} if message.account_id else {}),
             "symbol": message.symbol,
             "side": message.side.name,
             "orderType": message.order_type.name,
