@@ -99,6 +99,8 @@ def decode_event(raw: bytes) -> Event:
         event = _ENVELOPE.decode(raw)
     except msgspec.DecodeError as error:
         raise EventError(f"not a v1 envelope: {error}") from None
+    except UnicodeDecodeError as error:  # msgspec checks UTF-8 inside strings, lazily
+        raise EventError(f"not UTF-8 at byte {error.start}") from None
     if event.schema_version != SCHEMA_VERSION:
         raise EventError(f"schemaVersion {event.schema_version} is not {SCHEMA_VERSION}")
     if event.seq < 1:
