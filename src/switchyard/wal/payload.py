@@ -33,6 +33,6 @@ def decode_payload(record_type: int, payload: bytes | memoryview) -> Record:
         raise PayloadError(f"unknown record type {record_type}")
     try:
         return decoder.decode(payload)
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:  # a str that is not UTF-8
         name = RecordType(record_type).name
         raise PayloadError(f"payload does not decode as {name}: {error}") from None
