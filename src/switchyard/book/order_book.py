@@ -172,11 +172,12 @@ class OrderRegistry:
 
 
 class _Level:
-    __slots__ = ("orders", "price", "qty")
+    __slots__ = ("dirty", "orders", "price", "qty")
 
     def __init__(self, price: int) -> None:
         self.price = price
         self.qty = 0  # sum of leaves
+        self.dirty = False  # changed since the last publish (then in the book's dirty list)
         # order id -> order, in time priority (a dict keeps insertion order): append, remove
         # from anywhere and read the front are all O(1), so nothing dead is ever kept.
         self.orders: dict[str, BookOrder] = {}
@@ -224,10 +225,11 @@ class OrderBook:
         self.ask_levels: dict[int, _Level] = {}
         self.md_seq = 0  # seq of the last BookDelta
         self.trade_count = 0
-        # Prices changed since the last publish, in first-change order (dict keys: each price
-        # once, no dedupe pass at publish).
-        self._dirty_bids: dict[int, None] = {}
-        self._dirty_asks: dict[int, None] = {}
+        # Levels changed since the last publish, in first-change order, each level object
+        # once (its `dirty` flag: a slot test is far cheaper than a dict store per change). A
+        # level removed and re-created at the same price appears twice; publish dedupes prices.
+        self._dirty_bids: list[_Level] = []
+        self._dirty_asks: list[_Level] = []
         self._trades: list[Trade] = []
         # Precomputed for the hot paths' "certainly valid" test (the full checks, in their
         # documented order, run only when it fails): lot and tick of 1 need no modulo, and
@@ -299,7 +301,6 @@ class OrderBook:
             self._settle_incoming(order, now_ns, out)
         else:
             # _rest(), inlined: resting a new order is the most common command.
-            dirty[price] = None
             level = levels.get(price)
             if level is None:
                 level = levels[price] = _Level(price)
@@ -307,6 +308,9 @@ class OrderBook:
                     keys.append(key)
                 else:
                     insort(keys, key)
+            if not level.dirty:
+                level.dirty = True
+                dirty.append(level)
             level.orders[order_id] = order
             level.qty += qty
             reg.live[order_id] = order
@@ -320,12 +324,13 @@ class OrderBook:
         # _unrest() and finish(), inlined: cancels are a hot command.
         price = order.price
         if order.side is _BUY:
-            levels, keys, key = self.bid_levels, self.bid_keys, price
-            self._dirty_bids[price] = None
+            levels, keys, key, dirty = self.bid_levels, self.bid_keys, price, self._dirty_bids
         else:
-            levels, keys, key = self.ask_levels, self.ask_keys, -price
-            self._dirty_asks[price] = None
+            levels, keys, key, dirty = self.ask_levels, self.ask_keys, -price, self._dirty_asks
         level = levels[price]
+        if not level.dirty:
+            level.dirty = True
+            dirty.append(level)
         orders = level.orders
         del orders[order.order_id]
         level.qty -= order.leaves
@@ -407,7 +412,9 @@ class OrderBook:
                 keys.pop()
             else:
                 del keys[bisect_left(keys, old_key)]
-        dirty[old_price] = None
+        if not level.dirty:
+            level.dirty = True
+            dirty.append(level)
         # Attribute stores on a msgspec Struct are slow (~200 instructions each, no
         # specialisation): store only what changes (live: cum + leaves == qty).
         order.price = price
@@ -437,7 +444,9 @@ class OrderBook:
                 insort(keys, new_key)
         target.orders[order_id] = order
         target.qty += leaves
-        dirty[price] = None
+        if not target.dirty:
+            target.dirty = True
+            dirty.append(target)
         if gtd:
             heappush(reg.gtd, (order.expire_at_ns, order.serial, order))
 
@@ -472,16 +481,22 @@ class OrderBook:
             bid_levels = self.bid_levels
             ask_levels = self.ask_levels
             bids = [
-                BookLevel(p, level.qty if (level := bid_levels.get(p)) else 0) for p in dirty_bids
+                BookLevel(p, level.qty if (level := bid_levels.get(p)) else 0)
+                for p in dict.fromkeys([changed.price for changed in dirty_bids])
             ]
             asks = [
-                BookLevel(p, level.qty if (level := ask_levels.get(p)) else 0) for p in dirty_asks
+                BookLevel(p, level.qty if (level := ask_levels.get(p)) else 0)
+                for p in dict.fromkeys([changed.price for changed in dirty_asks])
             ]
             self.md_seq += 1
             reg.market_data.append(BookDelta(self.symbol, self.md_seq, bids, asks, now_ns))
             if self._trades:
                 reg.market_data.extend(self._trades)
                 self._trades.clear()
+        for changed in dirty_bids:
+            changed.dirty = False
+        for changed in dirty_asks:
+            changed.dirty = False
         dirty_bids.clear()
         dirty_asks.clear()
 
@@ -635,7 +650,9 @@ class OrderBook:
             price = key * sign
             level = levels[price]
             orders = level.orders
-            dirty[price] = None
+            if not level.dirty:
+                level.dirty = True
+                dirty.append(level)
             while leaves and orders:
                 for resting in orders.values():  # noqa: B007 (the front order, no next() call)
                     break
@@ -746,11 +763,13 @@ class OrderBook:
             order.qty = qty
             order.leaves -= delta
             if order.side is _BUY:
-                self.bid_levels[order.price].qty -= delta
-                self._dirty_bids[order.price] = None
+                level, dirty = self.bid_levels[order.price], self._dirty_bids
             else:
-                self.ask_levels[order.price].qty -= delta
-                self._dirty_asks[order.price] = None
+                level, dirty = self.ask_levels[order.price], self._dirty_asks
+            level.qty -= delta
+            if not level.dirty:
+                level.dirty = True
+                dirty.append(level)
         out.append(self._report(order, _REPLACED, _NONE, now_ns, priority_kept=True))
 
     # --- resting orders -------------------------------------------------------------
@@ -760,11 +779,9 @@ class OrderBook:
         assert order.leaves > 0, order
         assert order.order_id not in self.registry.live, order
         if order.side is _BUY:
-            levels, keys, key = self.bid_levels, self.bid_keys, price
-            self._dirty_bids[price] = None
+            levels, keys, key, dirty = self.bid_levels, self.bid_keys, price, self._dirty_bids
         else:
-            levels, keys, key = self.ask_levels, self.ask_keys, -price
-            self._dirty_asks[price] = None
+            levels, keys, key, dirty = self.ask_levels, self.ask_keys, -price, self._dirty_asks
         level = levels.get(price)
         if level is None:
             level = levels[price] = _Level(price)
@@ -772,6 +789,9 @@ class OrderBook:
                 keys.append(key)
             else:
                 insort(keys, key)
+        if not level.dirty:
+            level.dirty = True
+            dirty.append(level)
         level.orders[order.order_id] = order
         level.qty += order.leaves
         reg = self.registry
@@ -783,12 +803,13 @@ class OrderBook:
         """Take a resting order out of its level (lazily) and out of the live index."""
         price = order.price
         if order.side is _BUY:
-            levels, keys, key = self.bid_levels, self.bid_keys, price
-            self._dirty_bids[price] = None
+            levels, keys, key, dirty = self.bid_levels, self.bid_keys, price, self._dirty_bids
         else:
-            levels, keys, key = self.ask_levels, self.ask_keys, -price
-            self._dirty_asks[price] = None
+            levels, keys, key, dirty = self.ask_levels, self.ask_keys, -price, self._dirty_asks
         level = levels[price]
+        if not level.dirty:
+            level.dirty = True
+            dirty.append(level)
         assert order.leaves > 0, order
         orders = level.orders
         del orders[order.order_id]
