@@ -135,7 +135,7 @@ def cython_orderbook(ops: list[Op]) -> Prepared:
 ENGINES: dict[str, Callable[[list[Op]], Prepared]] = {
     "ours": ours,
     "ours-nomd": lambda ops: ours(ops, market_data=False),
-    "ours-handle": lambda ops: ours(ops, dispatch=True),  # not in the default set
+    "ours-handle": lambda ops: ours(ops, dispatch=True),
     "akhil4n-orderbook": akhil4n,
     "cython-orderbook": cython_orderbook,
 }

@@ -37,7 +37,7 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_ENGINES = "ours,ours-nomd,akhil4n-orderbook,cython-orderbook"
+DEFAULT_ENGINES = "ours,ours-handle,ours-nomd,akhil4n-orderbook,cython-orderbook"
 DRAIN_EVERY = 1_024
 
 
@@ -84,8 +84,8 @@ def orchestrate(args: argparse.Namespace) -> int:
                 print(f"round {round_index + 1}/{args.repeat}  {_row(result)}", flush=True)
     results = [_summary(runs[name]) for name in names]
     print()
-    print(f"{'median [min-max] of ' + str(args.repeat) + ' runs':<36} {'wall ops/s':>26}  "
-          f"{'cpu ops/s':>26}  {'p50 us':>20}  {'p99 us':>20}  {'p99.9 us':>20}")  # fmt: skip
+    print(f"{'median [min-max] of ' + str(args.repeat) + ' runs':<36} {'wall ops/s':>27}  "
+          f"{'cpu ops/s':>27}  {'p50 us':>20}  {'p99 us':>20}  {'p99.9 us':>20}")  # fmt: skip
     for result in results:
         print(_summary_row(result))
     document = {
