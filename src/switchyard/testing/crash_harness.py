@@ -42,12 +42,13 @@ import os
 import random
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -751,6 +752,257 @@ class GatewayCrashRig:
         if after["recoveredStateHash"] != before["stateHash"]:
             raise self._fail(f"replay rebuilt {after['recoveredStateHash']}, ran {before}")
         return {"verified": verified, "last_seq": before.get("lastSeq")}
+
+
+# --- the back office and the venue ---------------------------------------------------------
+
+
+class CrossingLoad(threading.Thread):
+    """Durable orders from a few accounts around the reference price: fills, rests, cancels."""
+
+    def __init__(self, gateway: GatewayProcess, rng: random.Random, accounts: int = 3) -> None:
+        super().__init__(daemon=True)
+        self.clients = [gateway.client(f"x{index}") for index in range(accounts)]
+        self.rng = rng
+        self.stop = threading.Event()
+        self.acked: list[dict[str, Any]] = []  # durable answers
+        self.refused = 0
+        self.sent = 0
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            alice = self.rng.choice(self.clients)
+            body = order_body(self.rng, f"c{self.sent}-{self.rng.random():.6f}", deny=False)
+            self.sent += 1
+            try:
+                result = alice.post("/orders?ack=durable", body)
+            except OSError:
+                self.refused += 1
+                time.sleep(0.05)
+                continue
+            if result.status == 202:
+                self.acked.append(result.json())
+                if self.rng.random() < 0.2:
+                    alice.post(f"/orders/{result.json()['orderId']}/cancel")
+            else:
+                self.refused += 1  # 503 VENUE_UNAVAILABLE while the venue is away
+                time.sleep(0.01)
+
+
+def _finished(client: Client, order_id: str) -> Callable[[], bool]:
+    return lambda: client.get(f"/orders/{order_id}").json()["status"] in TERMINAL
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise CrashCheckError(f"timed out after {timeout_s}s waiting for {what}")
+        time.sleep(0.05)
+
+
+class BackofficeCrashRig:
+    """SIGKILL `switchyard backoffice` (tailing a live gateway's WAL) under load, restart it,
+    and at the end check it converged: everything applied once, /reconcile finds nothing."""
+
+    def __init__(self, data_dir: Path, *, seed: int, zygote: Zygote) -> None:
+        self.seed = seed
+        self.rng = random.Random(seed)
+        secret = f"backoffice-crash-{seed}-0123456789abcdef"
+        self.gateway = ForkedGateway(
+            data_dir / "gw",
+            zygote,
+            env={"JWT_HS256_SECRET": secret, "VENUE_LIQUIDITY": "on", "LOG_LEVEL": "WARNING"},
+        )
+        port = self.gateway.port + 1 if self.gateway.port < 65000 else self.gateway.port - 1
+        self.backoffice = ForkedGateway(
+            data_dir / "gw",
+            zygote,
+            port=port,
+            command=("backoffice",),
+            env={
+                "JWT_HS256_SECRET": secret,
+                "BACKOFFICE_PORT": str(port),
+                "APP_DB_URL": f"sqlite:///{data_dir / 'backoffice.db'}",
+                "GATEWAY_URL": f"http://127.0.0.1:{self.gateway.port}",
+                "LOG_LEVEL": "WARNING",
+            },
+        )
+        self.kill_points = 0
+
+    def run(self, points: int) -> dict[str, Any]:
+        self.gateway.start()
+        self.backoffice.start()
+        load = CrossingLoad(self.gateway, random.Random(self.seed))
+        load.start()
+        try:
+            for _ in range(points):
+                time.sleep(self.rng.uniform(0.05, 0.5))
+                self.backoffice.kill()
+                self.kill_points += 1
+                if self.rng.random() < 0.3:
+                    time.sleep(self.rng.uniform(0.0, 0.5))  # stays down a while
+                self.backoffice.start()
+        finally:
+            load.stop.set()
+            load.join(timeout=30)
+        try:
+            return self._converged(load)
+        finally:
+            self.backoffice.kill()
+            self.gateway.kill(with_writer=True)
+
+    def _converged(self, load: CrossingLoad) -> dict[str, Any]:
+        ops_gateway = self.gateway.client("crash-ops", role="ops")
+        _wait_settled(ops_gateway)
+        durable = int(ops_gateway.get("/api/admin").json()["durableSeq"])
+        public = Client(self.backoffice.port, None)
+
+        def applied() -> bool:
+            sources = public.get("/health").json().get("sources", {})
+            return any(v.get("appliedThroughSeq", 0) >= durable for v in sources.values())
+
+        wait_until(applied, 60, f"the back office to apply through seq {durable}")
+        token = self.gateway.token("crash-ops", role="ops")
+        answer = Client(self.backoffice.port, token).get("/reconcile")
+        body = answer.json()
+        if answer.status != 200 or not body.get("ok") or body.get("mismatches"):
+            raise CrashCheckError(
+                f"seed {self.seed}: back office did not converge: {body}\n"
+                f"--- log ---\n{self.backoffice.log()[-3000:]}"
+            )
+        health = public.get("/health").json()
+        if health["backlog"]["quarantined"]:
+            raise CrashCheckError(f"seed {self.seed}: quarantined events after crashes: {health}")
+        return {
+            "kill_points": self.kill_points,
+            "orders": len(load.acked),
+            "events": health["events"],
+            "duplicates_skipped": health["duplicates"],
+            "durable_seq": durable,
+        }
+
+
+class VenueCrashRig:
+    """SIGKILL the TCP venue (`switchyard venue`) under load and bring it back on its port;
+    the gateway reconnects and reconciles. Checks: no durable order lost or half-applied,
+    fills never shrink or exceed the quantity, nothing stays stuck once the venue is back
+    (every live order can be canceled to CANCELED), and a clean restart rebuilds the same
+    state hash."""
+
+    def __init__(self, data_dir: Path, *, seed: int, zygote: Zygote) -> None:
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.venue_port = GatewayProcess(data_dir).port  # a free port
+        self.venue = ForkedGateway(
+            data_dir / "venue",
+            zygote,
+            port=self.venue_port,
+            command=("venue", "--port", str(self.venue_port), "--metrics-port", "0"),
+            env={"VENUE_LIQUIDITY": "on", "LOG_LEVEL": "WARNING"},
+        )
+        self.gateway = ForkedGateway(
+            data_dir / "gw",
+            zygote,
+            env={
+                "JWT_HS256_SECRET": f"venue-crash-{seed}-0123456789abcdef0123456789",
+                "EXCHANGE_TRANSPORT": "tcp",
+                "EXCHANGE_TCP_HOST": "127.0.0.1",
+                "EXCHANGE_TCP_PORT": str(self.venue_port),
+                "LOG_LEVEL": "WARNING",
+            },
+        )
+        self.kill_points = 0
+
+    def start_venue(self) -> None:
+        self.venue.start(wait=False)
+
+        def listening() -> bool:
+            try:
+                socket.create_connection(("127.0.0.1", self.venue_port), timeout=0.2).close()
+            except OSError:
+                assert self.venue.process is not None
+                if self.venue.process.poll() is not None:
+                    raise CrashCheckError(f"venue exited:\n{self.venue.log()}") from None
+                return False
+            return True
+
+        wait_until(listening, 30, "the venue to listen")
+
+    def run(self, points: int) -> dict[str, Any]:
+        self.start_venue()
+        self.gateway.start()
+        load = CrossingLoad(self.gateway, random.Random(self.seed))
+        load.start()
+        try:
+            for _ in range(points):
+                time.sleep(self.rng.uniform(0.1, 0.6))
+                self.venue.kill()
+                self.kill_points += 1
+                time.sleep(self.rng.uniform(0.0, 0.4))
+                self.start_venue()
+        finally:
+            load.stop.set()
+            load.join(timeout=30)
+        try:
+            return self._settled(load)
+        finally:
+            self.gateway.kill(with_writer=True)
+            self.venue.kill()
+
+    def _settled(self, load: CrossingLoad) -> dict[str, Any]:
+        ops = self.gateway.client("crash-ops", role="ops")
+        wait_until(lambda: bool(ops.get("/stats").json()["venue_up"]), 30, "the venue link")
+        resting = load.clients[0]
+        for index in range(3):  # orders the restarted venue holds: their cancels must finish
+            body = {
+                "symbol": "BTC",
+                "side": "BUY",
+                "type": "LIMIT",
+                "qty": 1,
+                "price": SYMBOLS["BTC"] * 97 // 100,
+                "clientOrderId": f"rest-{index}",
+            }
+            result = resting.post("/orders?ack=durable", body)
+            if result.status != 202:
+                raise CrashCheckError(f"seed {self.seed}: venue back, order refused: {result}")
+        live = []
+        for index, alice in enumerate(load.clients):
+            for order in alice.get("/orders?status=all&limit=1000").json()["orders"]:
+                if not 0 <= order["filledQty"] <= order["qty"]:
+                    raise CrashCheckError(f"seed {self.seed}: x{index} {order}")
+                if order["status"] not in TERMINAL:
+                    live.append((alice, order["orderId"]))
+        listed = {
+            o["orderId"]
+            for c in load.clients
+            for o in c.get("/orders?status=all&limit=1000").json()["orders"]
+        }
+        for body in load.acked:  # the newest 1000 per account are listed; ask for the rest
+            if (
+                body["orderId"] not in listed
+                and ops.get(f"/orders/{body['orderId']}").status != 200
+            ):
+                raise CrashCheckError(f"seed {self.seed}: durable order lost: {body}")
+        for alice, order_id in live:
+            alice.post(f"/orders/{order_id}/cancel")
+        for alice, order_id in live:
+            wait_until(
+                _finished(alice, order_id), 30, f"{order_id} to finish after a cancel (stuck?)"
+            )
+        _wait_settled(ops)
+        before = ops.get("/api/admin").json()
+        self.gateway.stop()
+        self.gateway.start()
+        after = self.gateway.client("crash-ops", role="ops").get("/api/admin").json()
+        if after["recoveredStateHash"] != before["stateHash"]:
+            raise CrashCheckError(f"seed {self.seed}: replay differs after venue crashes")
+        return {
+            "kill_points": self.kill_points,
+            "orders": len(load.acked),
+            "refused_while_down": load.refused,
+            "canceled_at_end": len(live),
+        }
 
 
 def _audit_trail(client: Client, account: str, after_seq: int) -> list[dict[str, Any]]:
