@@ -9,6 +9,7 @@ A failure names its seed; `CRASH_SEED=<seed> pytest tests/crash/test_gateway_kil
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,3 +66,48 @@ def test_sigkill_full(tmp_path: Path, zygote: Zygote, block: int) -> None:
 def test_replay(tmp_path: Path, zygote: Zygote) -> None:
     points = int(os.environ.get("CRASH_POINTS", str(POINTS_PER_BLOCK)))
     run_rig(tmp_path / "gw", zygote, int(os.environ["CRASH_SEED"]), points)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open finding (docs/RELIABILITY.md, F-13): an order id from a fast ACK whose record "
+    "a crash lost is given to the next order that takes its seq",
+)
+def test_an_order_id_from_a_lost_fast_ack_never_names_another_order(
+    tmp_path: Path, zygote: Zygote
+) -> None:
+    from switchyard.testing.crash_harness import ForkedGateway
+    from switchyard.testing.faulty_disk import write_control
+
+    control = str(tmp_path / "faults.json")
+    write_control(control)
+    gateway = ForkedGateway(
+        tmp_path / "gw", zygote, env={"WAL_FAULTS_FILE": control, "JWT_HS256_SECRET": "s" * 40}
+    )
+    gateway.start()
+    try:
+        alice = gateway.client("alice")
+        order = {"symbol": "BTC", "side": "BUY", "type": "LIMIT", "qty": 1, "price": 60_000}
+        alice.post("/orders?ack=durable", {**order, "clientOrderId": "settled"})
+        write_control(control, delay_ms={"pwrite": 500})  # the writer is slow to write now
+        time.sleep(0.05)
+        lost = [
+            alice.post("/orders", {**order, "clientOrderId": f"first-{i}"}).json()
+            for i in range(10)
+        ]
+        assert all(answer["durable"] is False for answer in lost)
+        gateway.kill(with_writer=True)  # before their pwrite: the records are gone
+        write_control(control)
+        gateway.start()
+        alice = gateway.client("alice")
+        assert alice.get("/orders/client/first-0").json()["status"] == "UNKNOWN"
+        for index in range(10):
+            alice.post("/orders?ack=durable", {**order, "clientOrderId": f"second-{index}"})
+        for answer in lost:
+            same_id = alice.get(f"/orders/{answer['orderId']}")
+            assert (
+                same_id.status == 404
+                or same_id.json()["clientOrderId"] == (answer["clientOrderId"])
+            ), f"{answer['orderId']} was {answer['clientOrderId']}, now {same_id.json()}"
+    finally:
+        gateway.kill(with_writer=True)
