@@ -113,7 +113,7 @@ def leaked(text: str, secrets: set[str]) -> list[str]:
     return sorted(secret for secret in secrets if secret in text)
 
 
-def read_stream(port: int, path: str, bearer: str, seconds: float = 1.0) -> tuple[int, str]:
+def read_stream(port: int, path: str, bearer: str, seconds: float = 0.4) -> tuple[int, str]:
     """Open an SSE path, read what arrives in `seconds`: (status, text)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=seconds)
     request = f"GET {path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {bearer}\r\n"

@@ -54,7 +54,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from switchyard.testing.gateway_harness import Client, GatewayProcess, SSEReader
+from switchyard.testing.gateway_harness import Client, GatewayProcess, SSEReader, free_port
 
 SYMBOLS = {"BTC": 65_000, "ETH": 3_500}  # reference prices of the venue's default specs
 RISK_MAX_QTY = 50  # orders above this are denied (recorded 422s in the mix)
@@ -814,7 +814,7 @@ class BackofficeCrashRig:
             zygote,
             env={"JWT_HS256_SECRET": secret, "VENUE_LIQUIDITY": "on", "LOG_LEVEL": "WARNING"},
         )
-        port = self.gateway.port + 1 if self.gateway.port < 65000 else self.gateway.port - 1
+        port = free_port()
         self.backoffice = ForkedGateway(
             data_dir / "gw",
             zygote,
@@ -893,7 +893,7 @@ class VenueCrashRig:
     def __init__(self, data_dir: Path, *, seed: int, zygote: Zygote) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
-        self.venue_port = GatewayProcess(data_dir).port  # a free port
+        self.venue_port = free_port()
         self.venue = ForkedGateway(
             data_dir / "venue",
             zygote,
