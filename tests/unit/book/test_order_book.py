@@ -390,3 +390,50 @@ def test_level_with_many_canceled_orders_keeps_only_live_ones() -> None:
     assert [o.order_id for o in eng.books["XYZ"].bid_levels[995].orders.values()] == ["keep"]
     eng.take_market_data(2)
     eng.check_invariants()
+
+
+def test_gtd_orders_due_together_expire_in_priority_order_after_a_move() -> None:
+    eng = engine()
+    new(eng, "g1", BUY, 10, 995, tif=TimeInForce.GTD, expire_at_ns=100)
+    new(eng, "g2", BUY, 10, 990, tif=TimeInForce.GTD, expire_at_ns=100)
+    eng.replace(VenueReplace("g1", "XYZ", 10, 985), 2)  # loses priority: now behind g2
+    assert kinds(eng.expire(100)) == [("EXPIRED", "g2"), ("EXPIRED", "g1")]
+    eng.check_invariants()
+
+
+def test_delta_lists_each_changed_level_once_in_first_change_order() -> None:
+    eng = engine()
+    new(eng, "b1", BUY, 10, 995)
+    new(eng, "b2", BUY, 10, 990)
+    eng.replace(VenueReplace("b1", "XYZ", 10, 985), 2)  # 995 emptied, 985 created
+    eng.new_order(
+        VenueNewOrder("b3", "a", "XYZ", BUY, OrderType.LIMIT, 20, 995, TimeInForce.GTC), 3
+    )  # 995 re-created
+    eng.cancel(VenueCancel("b2", "XYZ"), 4)
+    (delta,) = eng.take_market_data(4)
+    assert isinstance(delta, BookDelta)
+    assert [(lv.price, lv.qty) for lv in delta.bids] == [(995, 20), (985, 10), (990, 0)]
+    eng.check_invariants()
+
+
+def test_price_band_edges_for_new_orders_and_replaces() -> None:
+    eng = engine()  # reference 1,000, band 1,000 bps: 900..1,100
+    assert new(eng, "lo", BUY, 10, 900)[0].kind == ReportKind.ACK
+    assert new(eng, "hi", SELL, 10, 1_100, account="m")[0].kind == ReportKind.ACK
+    assert new(eng, "x1", BUY, 10, 895)[0].reason == Reason.OUTSIDE_PRICE_BAND
+    assert new(eng, "x2", SELL, 10, 1_105)[0].reason == Reason.OUTSIDE_PRICE_BAND
+    refused = eng.replace(VenueReplace("lo", "XYZ", 10, 895), 2)
+    assert [(r.kind, r.reason) for r in refused] == [
+        (ReportKind.REPLACE_REJECTED, Reason.OUTSIDE_PRICE_BAND)
+    ]
+    eng.reference(VenueReference("XYZ", 1_050), 3)  # 945..1,155
+    refused = eng.replace(VenueReplace("lo", "XYZ", 10, 940), 4)
+    assert refused[0].reason == Reason.OUTSIDE_PRICE_BAND
+    assert eng.replace(VenueReplace("hi", "XYZ", 10, 1_155), 5)[0].kind == ReportKind.REPLACED
+
+
+def test_enum_fields_that_are_not_enum_members_are_a_programmer_error() -> None:
+    eng = engine()
+    raw_side = VenueNewOrder("b1", "a", "XYZ", 1, OrderType.LIMIT, 10, 995, TimeInForce.GTC)  # type: ignore[arg-type]
+    with pytest.raises(AssertionError):
+        eng.new_order(raw_side, 1)
