@@ -15,15 +15,17 @@ import os
 from typing import Any
 
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, Phase, assume, given, settings
-from schemathesis.checks import negative_data_rejection
-from schemathesis.config import SchemathesisConfig
-from schemathesis.generation.modes import GenerationMode
 
 from switchyard.extensions.openapi import backoffice_document, gateway_document
 from switchyard.testing.gateway_harness import GatewayProcess
 from tests.security.helpers import token
+
+# Not in requirements.lock yet (issue 10 asks the lead to pin schemathesis==4.32.5).
+schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed")
+from schemathesis.checks import negative_data_rejection  # noqa: E402
+from schemathesis.config import SchemathesisConfig  # noqa: E402
+from schemathesis.generation.modes import GenerationMode  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
