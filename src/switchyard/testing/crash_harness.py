@@ -741,6 +741,8 @@ class GatewayCrashRig:
         verified = ops.get("/audit/verify").json()
         if not verified.get("ok"):
             raise self._fail(f"the hash chain does not verify: {verified}")
+        # Quiesce before comparing: no open order left for the market makers to fill.
+        ops.post("/api/admin/kill-switch", {"scope": "*", "active": True, "cancelOpen": True})
         _wait_settled(ops)
         before = ops.get("/api/admin").json()
         code = self.gateway.stop()
