@@ -152,6 +152,39 @@ def test_book_deltas_rebuild_the_snapshot_with_consecutive_seqs(
             assert [(lv.price, lv.qty) for lv in snapshot.asks] == sorted(asks.items())
 
 
+@settings(max_examples=150, deadline=None)
+@given(commands=steps, drain_every=st.integers(2, 12))
+def test_book_conflated_deltas_rebuild_the_book_at_each_drain(
+    commands: list[tuple[VenueRequest, int]], drain_every: int
+) -> None:
+    """Drained every few commands, one delta covers them all: each changed level once, with
+    its total after the last of them (a level emptied and re-created in between included)."""
+    engine = MatchingEngine(SPECS)
+    books: dict[str, tuple[dict[int, int], dict[int, int]]] = {s.symbol: ({}, {}) for s in SPECS}
+    now_ns = 0
+    for index, (request, advance_ns) in enumerate(commands):
+        now_ns += advance_ns
+        engine.handle(request, now_ns)
+        if index % drain_every:
+            continue
+        for message in engine.take_market_data(now_ns):
+            if isinstance(message, BookDelta):
+                bids, asks = books[message.symbol]
+                for levels, changes in ((bids, message.bids), (asks, message.asks)):
+                    assert len({level.price for level in changes}) == len(changes)
+                    for level in changes:
+                        if level.qty:
+                            levels[level.price] = level.qty
+                        else:
+                            levels.pop(level.price, None)
+        for spec in SPECS:
+            snapshot = engine.snapshot(spec.symbol, 1_000)
+            assert snapshot is not None
+            bids, asks = books[spec.symbol]
+            assert [(lv.price, lv.qty) for lv in snapshot.bids] == sorted(bids.items())[::-1]
+            assert [(lv.price, lv.qty) for lv in snapshot.asks] == sorted(asks.items())
+
+
 def random_commands(rng: random.Random, count: int) -> list[tuple[VenueRequest, int]]:
     """Long sequences (hypothesis favours short ones): the same kinds of commands."""
     commands: list[tuple[VenueRequest, int]] = []
