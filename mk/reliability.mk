@@ -6,6 +6,9 @@
 SEEDS ?= 200
 SEED ?=
 SIM_DURATION_S ?= 10
+ifeq ($(origin SIM_SEED_BASE),undefined)
+SIM_SEED_BASE := $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+endif
 FUZZ_SECONDS ?= 60
 FUZZ_EXAMPLES ?= 20000
 FUZZ_TARGETS ?= http order wal-record wal-segment venue envelope
@@ -28,7 +31,9 @@ test-power: setup  ## power loss: the WAL engineer's 10,200 cuts + every byte/bi
 
 sim: setup  ## deterministic simulation: SEEDS=N random seeds (SEED=S replays one)
 ifeq ($(SEED),)
-	SIM_FULL=1 SIM_SEEDS=$(SEEDS) SIM_DURATION_S=$(SIM_DURATION_S) $(BIN)/python -m pytest \
+	@echo "sim: seeds $(SIM_SEED_BASE)..$$(( $(SIM_SEED_BASE) + $(SEEDS) - 1 )) (SIM_SEED_BASE=$(SIM_SEED_BASE))"
+	SIM_FULL=1 SIM_SEEDS=$(SEEDS) SIM_SEED_BASE=$(SIM_SEED_BASE) SIM_DURATION_S=$(SIM_DURATION_S) \
+		RELIABILITY_FIGURES=$(RELIABILITY_FIGURES) $(BIN)/python -m pytest \
 		-m sim_full -o timeout=7200 -q tests/sim/test_system_sim.py $(PYTEST_ARGS)
 else
 	$(BIN)/python -m switchyard.testing.sim --seed $(SEED) --duration $(SIM_DURATION_S)

@@ -2,14 +2,16 @@
 
 The default suite runs a fixed set of seeds (6 virtual seconds of load each, with gateway
 crashes, power cuts and fsync errors, outbox and back office crashes, broker faults);
-`make sim SEEDS=N` runs N more (`-m sim_full`, seeds from SIM_SEED_BASE, default: a new
-random base each run, printed). A failure names its seed; replay it with
+`make sim SEEDS=N` runs N more (`-m sim_full`, seeds from SIM_SEED_BASE; make picks and
+prints a new base each run; each seed's figures go to $RELIABILITY_FIGURES when set). A failure names its seed; replay it with
 `SIM_SEED=<seed> pytest tests/sim/test_system_sim.py -k replay` or
 `python -m switchyard.testing.sim --seed <seed>`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import random
 
@@ -39,7 +41,6 @@ def test_simulation_is_deterministic() -> None:
 def _full_seeds() -> list[int]:
     count = int(os.environ.get("SIM_SEEDS", "200"))
     base = int(os.environ.get("SIM_SEED_BASE", str(random.SystemRandom().randrange(10**9))))
-    print(f"sim_full: seeds {base}..{base + count - 1} (SIM_SEED_BASE={base})")
     return list(range(base, base + count))
 
 
@@ -48,7 +49,10 @@ def _full_seeds() -> list[int]:
 def test_simulation_many_seeds(seed: int) -> None:
     if not os.environ.get("SIM_FULL"):
         pytest.skip("set SIM_FULL=1 (make sim SEEDS=N does)")
-    run_seed(seed, SimConfig(duration_s=float(os.environ.get("SIM_DURATION_S", "10"))))
+    figures = run_seed(seed, SimConfig(duration_s=float(os.environ.get("SIM_DURATION_S", "10"))))
+    if os.environ.get("RELIABILITY_FIGURES"):
+        with open(os.environ["RELIABILITY_FIGURES"], "a") as handle:
+            handle.write(json.dumps({"sim": {"seed": seed, **dataclasses.asdict(figures)}}) + "\n")
 
 
 @pytest.mark.skipif("SIM_SEED" not in os.environ, reason="set SIM_SEED to replay one seed")
