@@ -833,24 +833,24 @@ class BackofficeCrashRig:
         self.kill_points = 0
 
     def run(self, points: int) -> dict[str, Any]:
-        self.gateway.start()
-        self.backoffice.start()
-        load = CrossingLoad(self.gateway, random.Random(self.seed))
-        load.start()
         try:
-            for _ in range(points):
-                time.sleep(self.rng.uniform(0.05, 0.5))
-                self.backoffice.kill()
-                self.kill_points += 1
-                if self.rng.random() < 0.3:
-                    time.sleep(self.rng.uniform(0.0, 0.5))  # stays down a while
-                self.backoffice.start()
-        finally:
-            load.stop.set()
-            load.join(timeout=30)
-        try:
+            self.gateway.start()
+            self.backoffice.start()
+            load = CrossingLoad(self.gateway, random.Random(self.seed))
+            load.start()
+            try:
+                for _ in range(points):
+                    time.sleep(self.rng.uniform(0.05, 0.5))
+                    self.backoffice.kill()
+                    self.kill_points += 1
+                    if self.rng.random() < 0.3:
+                        time.sleep(self.rng.uniform(0.0, 0.5))  # stays down a while
+                    self.backoffice.start()
+            finally:
+                load.stop.set()
+                load.join(timeout=30)
             return self._converged(load)
-        finally:
+        finally:  # whatever failed: no process of the rig outlives it
             self.backoffice.kill()
             self.gateway.kill(with_writer=True)
 
@@ -932,23 +932,23 @@ class VenueCrashRig:
         wait_until(listening, 30, "the venue to listen")
 
     def run(self, points: int) -> dict[str, Any]:
-        self.start_venue()
-        self.gateway.start()
-        load = CrossingLoad(self.gateway, random.Random(self.seed))
-        load.start()
         try:
-            for _ in range(points):
-                time.sleep(self.rng.uniform(0.1, 0.6))
-                self.venue.kill()
-                self.kill_points += 1
-                time.sleep(self.rng.uniform(0.0, 0.4))
-                self.start_venue()
-        finally:
-            load.stop.set()
-            load.join(timeout=30)
-        try:
+            self.start_venue()
+            self.gateway.start()
+            load = CrossingLoad(self.gateway, random.Random(self.seed))
+            load.start()
+            try:
+                for _ in range(points):
+                    time.sleep(self.rng.uniform(0.1, 0.6))
+                    self.venue.kill()
+                    self.kill_points += 1
+                    time.sleep(self.rng.uniform(0.0, 0.4))
+                    self.start_venue()
+            finally:
+                load.stop.set()
+                load.join(timeout=30)
             return self._settled(load)
-        finally:
+        finally:  # whatever failed: no process of the rig outlives it
             self.gateway.kill(with_writer=True)
             self.venue.kill()
 
