@@ -269,6 +269,9 @@ async def start_gateway(gateway: Gateway) -> None:
     gateway.sse.start(gateway.journal.durable_seq)
     await gateway.node.start()
     gateway.node.commit_now()
+    # Serve only once this session's SessionStarted is durable: order ids carry its seq, and a
+    # session whose record a crash could lose might hand out the ids of the one after it.
+    await gateway.node.until_durable(gateway.node.sequencer.state.session_seq)
     await gateway.http.start(gateway.settings.host, gateway.settings.port)
     log.info(
         "listening host=%s port=%d engine_id=%s",

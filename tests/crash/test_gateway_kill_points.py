@@ -69,11 +69,6 @@ def test_replay(tmp_path: Path, zygote: Zygote) -> None:
     run_rig(tmp_path / "gw", zygote, int(os.environ["CRASH_SEED"]), points)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open finding (docs/RELIABILITY.md, F-13): an order id from a fast ACK whose record "
-    "a crash lost is given to the next order that takes its seq",
-)
 def test_an_order_id_from_a_lost_fast_ack_never_names_another_order(
     tmp_path: Path, zygote: Zygote
 ) -> None:

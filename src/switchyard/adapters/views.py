@@ -125,6 +125,6 @@ def order_view(order: Order, *, durable: bool) -> dict[str, Any]:
 
 
 def accept_seq_of(order_id: str) -> int | None:
-    """The acceptSeq encoded in an order id `<engine>-<walId>-<seq>`, or None."""
+    """The acceptSeq encoded in an order id `<engine>-<walId>-<sessionSeq>-<acceptSeq>`, or None."""
     _, _, tail = order_id.rpartition("-")
     return int(tail) if tail.isascii() and tail.isdigit() else None  # not "²": int() raises

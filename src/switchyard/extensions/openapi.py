@@ -75,7 +75,13 @@ def _int(low: int, high: int) -> dict[str, Any]:
 
 _STR: Final[dict[str, Any]] = {"type": "string", "minLength": 1, "maxLength": 128}
 _ANY: Final[dict[str, Any]] = {"type": "string"}  # looked up as given: unknown is 404/UNKNOWN
-_ORDER_ID: Final[Param] = ("orderId", "path", _STR, True, "order id `<engine>-<walId>-<seq>`")
+_ORDER_ID: Final[Param] = (
+    "orderId",
+    "path",
+    _STR,
+    True,
+    "order id `<engine>-<walId>-<sessionSeq>-<acceptSeq>`",
+)
 _LIMIT_1K: Final[Param] = ("limit", "query", _int(1, 1000), False, "at most this many")
 _LAST_EVENT: Final[tuple[Param, ...]] = (
     (

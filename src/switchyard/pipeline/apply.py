@@ -24,6 +24,7 @@ from switchyard.core.events import (
     RecordType,
     ReplaceRejected,
     ReplaceRequested,
+    SessionStarted,
 )
 from switchyard.risk.engine import RiskEngine
 
@@ -273,14 +274,22 @@ def _market_event(
     entry.last_seq = seq
 
 
+def _session_started(
+    state: GatewayState, risk: RiskEngine, seq: int, ts_ns: int, record: Record
+) -> None:
+    assert isinstance(record, SessionStarted)
+    state.session_seq = seq  # the orders this session accepts carry it in their ids
+    state.session_engine_id = record.engine_id
+
+
 def _ignored(state: GatewayState, risk: RiskEngine, seq: int, ts_ns: int, record: Record) -> None:
-    return None  # session and ownership records are audit facts, not trading state
+    return None  # ownership records are audit facts, not trading state
 
 
 _Handler = Callable[[GatewayState, RiskEngine, int, int, Record], Order | None]
 
 _HANDLERS: Final[dict[RecordType, _Handler]] = {
-    RecordType.SESSION_STARTED: _ignored,
+    RecordType.SESSION_STARTED: _session_started,
     RecordType.ORDER_ACCEPTED: _accepted,
     RecordType.ORDER_DENIED: _denied,
     RecordType.KILL_SWITCH_SET: _kill_switch,

@@ -167,6 +167,8 @@ class GatewayState:
         "open_count",
         "orders",
         "positions",
+        "session_engine_id",
+        "session_seq",
         "terminal_fifo",
         "wal_id",
     )
@@ -191,9 +193,15 @@ class GatewayState:
         self.killed_global = False
         self.killed_accounts: set[str] = set()
         self.market: dict[str, MarketKeyState] = {}  # /events per-key state
+        # The session that writes now: the seq and engine of the last SessionStarted record.
+        self.session_seq = 0
+        self.session_engine_id = engine_id
 
     def order_id_for(self, seq: int) -> str:
-        return f"{self.engine_id}-{self.wal_id}-{seq}"
+        """`<engine>-<walId>-<sessionSeq>-<acceptSeq>`: the session part keeps an id unique
+        when a crash loses a fast-ACKed order and the next process hands out its seq again
+        (a session's SessionStarted is durable before that process serves anyone)."""
+        return f"{self.session_engine_id}-{self.wal_id}-{self.session_seq}-{seq}"
 
     def is_killed(self, account_id: str) -> bool:
         return self.killed_global or account_id in self.killed_accounts
@@ -231,7 +239,8 @@ def state_hash(state: GatewayState, risk_buckets: list[tuple[str, int, int]]) ->
     """SHA-256 over a canonical encoding of everything replay must rebuild (hex)."""
     digest = hashlib.sha256()
     update = digest.update
-    update(struct.pack("<QQ", state.last_seq, state.last_ts_ns))
+    update(struct.pack("<QQQ", state.last_seq, state.last_ts_ns, state.session_seq))
+    update(state.session_engine_id.encode())
     update(repr(sorted(o.state_tuple() for o in state.orders.values())).encode())
     update(
         repr(

@@ -231,6 +231,18 @@ class GatewayNode:
         else:
             self._waiters[seq] = reply
 
+    async def until_durable(self, seq: int) -> None:
+        """Return once `seq` is durable (the writer failing stops the process: exit 70)."""
+        assert self._loop is not None
+        done = self._loop.create_future()
+
+        def reply() -> None:
+            if not done.done():
+                done.set_result(None)
+
+        self.wait_durable(seq, reply)
+        await done
+
     # --- commands from handlers --------------------------------------------------------------
 
     def submit_order(

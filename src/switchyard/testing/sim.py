@@ -176,7 +176,7 @@ class Figures:
     fsync_errors: int = 0
     tail_cuts: int = 0
     lost_fast_acks: int = 0  # fast-ACKed orders a crash lost (allowed: never durable)
-    order_ids_reused: int = 0  # of those, ids that now name another order (see RELIABILITY.md)
+    order_ids_reused: int = 0  # of those, ids that now name another order (must stay 0: F-13)
     published: int = 0
     resumed_from_disk: int = 0
     broker_messages: int = 0
@@ -371,6 +371,8 @@ class GatewayLife:
             config_digest="sim",
             now_ns=self.sim.clock.wall_ns(),
         )
+        self.node.commit_now()  # as app.start_gateway: serve once the session record is durable
+        await self.node.until_durable(self.node.sequencer.state.session_seq)
 
     def _record(self, seq: int, ts_ns: int, record: Record) -> None:
         if self.dead or self.fatal is not None:
@@ -757,6 +759,8 @@ def check_final(sim: Simulation) -> None:
     _check_acknowledged(sim, state)
     sim.figures.lost_fast_acks = len(sim.lost_order_ids)
     sim.figures.order_ids_reused = sum(i in state.orders for i in sim.lost_order_ids)
+    if sim.figures.order_ids_reused:
+        sim.fail(f"{sim.figures.order_ids_reused} order ids of lost fast ACKs name other orders")
     if life.published and life.published[-1] != final:
         sim.fail(f"the last life published up to {life.published[-1]}, durable is {final}")
     life.venue.service.engine.check_invariants()

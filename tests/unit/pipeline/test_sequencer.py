@@ -32,12 +32,12 @@ def test_submit_accepts_and_records_with_next_seq() -> None:
     result = rig.submit(client_order_id="c-1")
     assert result.outcome == Outcome.ACCEPTED
     assert result.seq == 1
-    assert result.order.order_id == "e1-abc123-1"
+    assert result.order.order_id == "e1-abc123-0-1"
     assert result.order.status == OrderStatus.ACCEPTED
     seq, _, record = rig.records[0]
     assert seq == 1
     assert isinstance(record, OrderAccepted)
-    assert rig.state.client_index[("acct-1", "c-1")] == "e1-abc123-1"
+    assert rig.state.client_index[("acct-1", "c-1")] == "e1-abc123-0-1"
 
 
 def test_same_key_same_request_replays_without_a_record() -> None:
