@@ -305,6 +305,13 @@ def test_durable_answer_comes_after_the_record_is_durable(gateway: GatewayProces
     assert metrics["switchyard_wal_syncs_total"] >= 1
     assert metrics["switchyard_wal_bytes_total"] == stats["wal_bytes_total"]
     assert metrics["gateway_fdatasync_p99_us"] > 0
+    # the seed README's /stats keys are there, from the same recorders
+    assert stats["persistence_queue_write_p99_us"] == stats["gateway_fdatasync_p99_us"] > 0
+    assert stats["fast_path_avg_process_us"] == stats["fast_path_process_mean_us"] > 0
+    assert stats["fast_path_publish_p99_us"] == stats["gateway_wal_enqueue_p99_us"] > 0
+    assert stats["fast_path_drop_count"] == 0
+    assert stats["persistence_queue_error_count"] == 0
+    assert metrics['switchyard_http_responses_total{code="202"}'] >= 1
 
 
 def test_orders_survive_a_restart_with_the_same_state(tmp_path: Path) -> None:

@@ -361,3 +361,22 @@ def test_half_closed_client_still_gets_its_deferred_answer() -> None:
         assert data.endswith(b'{"late":true}')
 
     serve(t)
+
+
+def test_responses_are_counted_by_status_code() -> None:
+    async def main() -> dict[int, int]:
+        server = HTTPServer(make_router([]), HTTPLimits(**FAST))  # type: ignore[arg-type]
+        await server.start("127.0.0.1", 0)
+        try:
+            for raw in (
+                b"GET /ping HTTP/1.1\r\nconnection: close\r\n\r\n",
+                b"GET /ping HTTP/1.1\r\nconnection: close\r\n\r\n",
+                b"GET /nope HTTP/1.1\r\nconnection: close\r\n\r\n",
+                b"DELETE /ping HTTP/1.1\r\nconnection: close\r\n\r\n",
+            ):
+                await exchange(server.port, raw)
+            return dict(server.state.responses)
+        finally:
+            await server.shutdown(grace_s=0.1)
+
+    assert uvloop.run(main()) == {200: 2, 404: 1, 405: 1}

@@ -100,9 +100,26 @@ def stats(ctx: GatewayContext, http: ServerState, request: Request) -> Response:
         for key in ("p50", "p90", "p99", "p999", "max", "mean"):
             out[f"{prefix}_{key}_us"] = values[key]
         out[f"{prefix}_count"] = values["count"]
+    out.update(_seed_stats(out, node))
     for source in ctx.extras.get("stats_sources", ()):
         out.update(source())
     return json_response(200, out)
+
+
+def _seed_stats(out: dict[str, Any], node: Any) -> dict[str, Any]:
+    """The seed README's /stats keys, from ours: its "publish" is our WAL enqueue, its
+    persistence-queue write is our writer's write+fdatasync, its drops are orders refused for
+    want of room (capacity; backpressure refusals are under `backpressure`)."""
+    journal = node.journal
+    return {
+        "fast_path_avg_process_us": out["fast_path_process_mean_us"],
+        "fast_path_avg_publish_us": out["gateway_wal_enqueue_mean_us"],
+        "fast_path_publish_p50_us": out["gateway_wal_enqueue_p50_us"],
+        "fast_path_publish_p99_us": out["gateway_wal_enqueue_p99_us"],
+        "fast_path_drop_count": node.order_outcomes["capacity"],
+        "persistence_queue_error_count": int(journal is not None and journal.failed is not None),
+        "persistence_queue_write_p99_us": out["gateway_fdatasync_p99_us"],
+    }
 
 
 def health(ctx: GatewayContext, request: Request) -> Response:

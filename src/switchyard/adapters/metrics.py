@@ -49,6 +49,7 @@ def new_registry() -> CollectorRegistry:
 # Statuses the HTTP layer refuses with (adapters/http/protocol.py), exported from the start:
 # a labelled counter that appears only with its first refusal hides that refusal from rate().
 _REFUSED_STATUSES: Final = ("400", "408", "413", "414", "417", "431")
+_RESPONSE_CODES: Final = (200, 202, 400, 401, 403, 404, 405, 408, 409, 413, 415, 422, 429, 500, 503)
 _SEED_PERCENTILES: Final = (("p50", 50.0), ("p99", 99.0), ("p999", 99.9))
 
 
@@ -412,6 +413,16 @@ class GatewayCollector(Collector):
         yield counter(
             "gateway_http_requests_total", "HTTP requests parsed (seed name)", counters["requests"]
         )
+        responses = CounterMetricFamily(
+            "switchyard_http_responses_total",
+            "HTTP responses written (streams counted when they start), by status code",
+            labels=["code"],
+        )
+        by_code = dict.fromkeys(_RESPONSE_CODES, 0)  # labelled counters start at zero
+        by_code.update(http.responses)
+        for code, value in sorted(by_code.items()):
+            responses.add_metric([str(code)], value)
+        yield responses
         refused = CounterMetricFamily(
             "switchyard_http_refused_total", "Requests refused by the HTTP layer", labels=["status"]
         )

@@ -348,6 +348,7 @@ class HTTPProtocol(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         body = response.body
+        self.state.responses[response.status] += 1
         head = b"%scontent-type: %s\r\ncontent-length: %d\r\n%s" % (
             STATUS_LINES[response.status],
             response.content_type,
@@ -365,6 +366,7 @@ class HTTPProtocol(asyncio.Protocol):
         if transport is None:
             stream.on_close()
             return
+        self.state.responses[stream.status] += 1
         head = b"%scontent-type: %s\r\ncache-control: no-cache\r\nx-accel-buffering: no\r\n%s" % (
             STATUS_LINES[stream.status],
             stream.content_type,

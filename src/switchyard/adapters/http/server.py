@@ -52,6 +52,7 @@ class ServerState:
         "counters",
         "date_header",
         "limits",
+        "responses",
         "router",
     )
 
@@ -60,6 +61,7 @@ class ServerState:
         self.limits = limits
         self.connections: set[HTTPProtocol] = set()
         self.counters: Counter[str] = Counter()
+        self.responses: Counter[int] = Counter()  # responses written, by status code
         self.closing = False
         self.coarse_ns = time.monotonic_ns()
         self.date_header = b""
