@@ -39,7 +39,10 @@ def test_functions_fit_on_a_screen() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 lines = (node.end_lineno or node.lineno) - node.lineno + 1
-                if lines > FUNCTION_LINES_MAX and (relative, node.name) not in LONG_FUNCTION_EXCEPTIONS:
+                if (
+                    lines > FUNCTION_LINES_MAX
+                    and (relative, node.name) not in LONG_FUNCTION_EXCEPTIONS
+                ):
                     too_long.append(f"{relative}:{node.lineno} {node.name} has {lines} lines")
     assert not too_long, "split these functions:\n" + "\n".join(too_long)
 
@@ -48,7 +51,11 @@ def test_no_print_in_src() -> None:
     found = []
     for path in python_files():
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "print"
+            ):
                 found.append(f"{path.relative_to(SRC)}:{node.lineno}")
     assert not found, found
 

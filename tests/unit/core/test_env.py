@@ -25,7 +25,9 @@ def test_optional_integer_empty_is_none() -> None:
     assert env.optional_integer(0)("7") == 7
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("1", True), ("TRUE", True), ("off", False), ("", False)])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("1", True), ("TRUE", True), ("off", False), ("", False)]
+)
 def test_boolean_accepts_common_spellings(raw: str, expected: bool) -> None:
     assert env.boolean(raw) is expected
 
