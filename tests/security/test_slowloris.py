@@ -18,6 +18,7 @@ import select
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -163,5 +164,9 @@ def test_slowloris_does_not_starve_a_normal_client(gateway: GatewayProcess) -> N
     }
     print(json.dumps(figures, indent=2))
     if os.environ.get("RELIABILITY_FIGURES"):
-        with open(os.environ["RELIABILITY_FIGURES"], "a") as handle:
+        figures_file = Path(os.environ["RELIABILITY_FIGURES"])
+        figures_file.parent.mkdir(
+            parents=True, exist_ok=True
+        )  # a fresh clone has no test-artifacts/
+        with figures_file.open("a") as handle:
             handle.write(json.dumps({"slowloris": figures}) + "\n")

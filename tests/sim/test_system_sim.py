@@ -14,6 +14,7 @@ import dataclasses
 import json
 import os
 import random
+from pathlib import Path
 
 import pytest
 
@@ -51,7 +52,11 @@ def test_simulation_many_seeds(seed: int) -> None:
         pytest.skip("set SIM_FULL=1 (make sim SEEDS=N does)")
     figures = run_seed(seed, SimConfig(duration_s=float(os.environ.get("SIM_DURATION_S", "10"))))
     if os.environ.get("RELIABILITY_FIGURES"):
-        with open(os.environ["RELIABILITY_FIGURES"], "a") as handle:
+        figures_file = Path(os.environ["RELIABILITY_FIGURES"])
+        figures_file.parent.mkdir(
+            parents=True, exist_ok=True
+        )  # a fresh clone has no test-artifacts/
+        with figures_file.open("a") as handle:
             handle.write(json.dumps({"sim": {"seed": seed, **dataclasses.asdict(figures)}}) + "\n")
 
 
