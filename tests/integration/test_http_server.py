@@ -250,6 +250,33 @@ def test_pipelined_responses_come_back_in_request_order() -> None:
     serve(t)
 
 
+def test_held_answers_go_out_before_a_closing_answer_and_a_stream() -> None:
+    """Keep-alive answers are held to the end of the loop iteration; an answer that closes
+    the connection, and a stream's head, are written at once: neither may overtake them."""
+
+    async def t(port: int, _: list[Request]) -> None:
+        data = await exchange(
+            port,
+            b"GET /ping HTTP/1.1\r\n\r\n"
+            b"GET /orders/1 HTTP/1.1\r\n\r\n"
+            b"GET /orders/2 HTTP/1.1\r\nconnection: close\r\n\r\n",
+        )
+        assert data.count(b"HTTP/1.1 200") == 3
+        assert data.index(b'{"pong":true}') < data.index(b'"1"') < data.index(b'"2"')
+        assert data.endswith(b'{"order_id":"2"}')
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /ping HTTP/1.1\r\n\r\nGET /stream HTTP/1.1\r\n\r\n")
+        streamed = b""
+        while b"data: hello" not in streamed:
+            chunk = await reader.read(65536)
+            assert chunk, streamed
+            streamed += chunk
+        writer.close()
+        assert streamed.index(b'{"pong":true}') < streamed.index(b"text/event-stream")
+
+    serve(t)
+
+
 def test_keepalive_serves_many_requests_on_one_connection() -> None:
     async def t(port: int, _: list[Request]) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)

@@ -67,6 +67,7 @@ class HTTPProtocol(asyncio.Protocol):
         "_headers",
         "_in_head",
         "_limit_response",
+        "_out",
         "_paused_reading",
         "_paused_writing",
         "_stream",
@@ -105,6 +106,7 @@ class HTTPProtocol(asyncio.Protocol):
         self._body_parts: list[bytes] = []
         self._body_size = 0
         self._expect_continue = False
+        self._out: list[bytes] | None = None
 
     # --- connection lifetime ------------------------------------------------------
 
@@ -129,6 +131,7 @@ class HTTPProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._out = None  # the client is gone: held answers have nowhere to go
         self.state.connections.discard(self)
         for request in self.pending:
             request.protocol = None  # a late respond() becomes a no-op
@@ -238,7 +241,7 @@ class HTTPProtocol(asyncio.Protocol):
                 raise _LimitExceeded(self._limit_response)
             self._expect_continue = True
             if not self.pending and self.transport is not None:
-                self.transport.write(_CONTINUE)
+                self._write_now(_CONTINUE)
                 self._expect_continue = False
         self._set_deadline(_BODY, limits.body_timeout_ns)
 
@@ -335,6 +338,7 @@ class HTTPProtocol(asyncio.Protocol):
         if close:
             self.closed = True
             if self.transport is not None:
+                self.flush_out()  # (the close answer itself was written at once, after these)
                 self.transport.close()
             return
         if not self.pending:
@@ -359,7 +363,36 @@ class HTTPProtocol(asyncio.Protocol):
             head += b"%s: %s\r\n" % (name, value)
         if response.close:
             head += b"connection: close\r\n"
-        transport.write(head + b"\r\n" if head_only else head + b"\r\n" + body)
+        data = head + b"\r\n" if head_only else head + b"\r\n" + body
+        if response.close:
+            self._write_now(data)
+            return
+        # Keep-alive answers wait for the end of this loop iteration and go out together
+        # (ServerState.flush). On loopback with a sleeping client every send() pays for waking
+        # it; answering a loop iteration's requests back to back wakes it once. Measured: 64
+        # connections of orders, 12-13k/s -> 16-16.6k/s (docs/PERFORMANCE.md).
+        out = self._out
+        if out is None:
+            self._out = [data]
+            self.state.mark_dirty(self)
+        else:
+            out.append(data)
+
+    def flush_out(self) -> None:
+        """Hand the answers held for this iteration to the transport (one write)."""
+        out = self._out
+        if out is not None:
+            self._out = None
+            transport = self.transport
+            if transport is not None and not transport.is_closing():
+                transport.write(out[0] if len(out) == 1 else b"".join(out))
+
+    def _write_now(self, data: bytes) -> None:
+        """Write at once, after anything held (bytes on a connection keep their order)."""
+        if self._out is not None:
+            self.flush_out()
+        assert self.transport is not None
+        self.transport.write(data)
 
     def _start_stream(self, stream: StreamResponse) -> None:
         transport = self.transport
@@ -374,7 +407,7 @@ class HTTPProtocol(asyncio.Protocol):
         )
         for name, value in stream.headers:
             head += b"%s: %s\r\n" % (name, value)
-        transport.write(head + b"\r\n")
+        self._write_now(head + b"\r\n")
         self._stream = stream
         self.deadline_kind = _NO_DEADLINE
         self.deadline_ns = _NO_DEADLINE
@@ -388,12 +421,13 @@ class HTTPProtocol(asyncio.Protocol):
         transport = self.transport
         if self.closed or transport is None or transport.is_closing():
             return False
-        transport.write(data)
+        self._write_now(data)
         return transport.get_write_buffer_size() <= self.state.limits.stream_buffer_max_bytes
 
     def close(self) -> None:
         self.closed = True
         if self.transport is not None:
+            self.flush_out()
             self.transport.close()
 
     def abort(self) -> None:
@@ -428,6 +462,7 @@ class HTTPProtocol(asyncio.Protocol):
         transport = self.transport
         if transport is None:
             return
+        self.flush_out()
         if transport.can_write_eof():
             transport.write_eof()
             self._set_deadline(_LINGER, _LINGER_NS)

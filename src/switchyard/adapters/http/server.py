@@ -51,6 +51,8 @@ class ServerState:
         "connections",
         "counters",
         "date_header",
+        "dirty",
+        "flush_scheduled",
         "limits",
         "responses",
         "router",
@@ -62,10 +64,27 @@ class ServerState:
         self.connections: set[HTTPProtocol] = set()
         self.counters: Counter[str] = Counter()
         self.responses: Counter[int] = Counter()  # responses written, by status code
+        self.dirty: list[HTTPProtocol] = []  # connections holding answers for this iteration
+        self.flush_scheduled = False
         self.closing = False
         self.coarse_ns = time.monotonic_ns()
         self.date_header = b""
         self.tick()
+
+    def mark_dirty(self, protocol: HTTPProtocol) -> None:
+        """`protocol` holds answers: write them (all connections') at the end of this loop
+        iteration, in the order the connections first held one."""
+        self.dirty.append(protocol)
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        self.flush_scheduled = False
+        dirty = self.dirty
+        self.dirty = []
+        for protocol in dirty:
+            protocol.flush_out()
 
     def tick(self) -> None:
         """Advance the coarse clock and the date header; expire deadlines."""
