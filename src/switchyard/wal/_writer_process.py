@@ -57,9 +57,19 @@ class _Acks:
         except BrokenPipeError:
             self.gone = True
 
-    def send_sync(self, records: int, sync_ns: int) -> None:
-        """Batch statistics: how many records one write made durable and its fdatasync time."""
-        self.send(ACK_SYNC, sync_ns, spare=min(records, 0xFFFFFFFF))
+    def send_durable(self, durable_seq: int, records: int, sync_ns: int) -> None:
+        """One batch written and synced: its statistics (records, fdatasync ns) and the new
+        durable seq, in one write (one wake-up of the gateway, not two)."""
+        if self.gone:
+            return
+        try:
+            os.write(
+                self.fd,
+                ACK.pack(ACK_SYNC, min(records, 0xFFFFFFFF), sync_ns)
+                + ACK.pack(ACK_DURABLE, 0, durable_seq),
+            )
+        except BrokenPipeError:
+            self.gone = True
 
 
 class _Inbox:
@@ -69,17 +79,21 @@ class _Inbox:
         self.fd = fd
         self.buffer = bytearray()
         self.eof = False
+        # Read into one reused buffer: os.read(fd, 1 MiB) allocated (mmap), shrank (mremap)
+        # and freed (munmap) a megabyte per read - three syscalls and page faults per chunk.
+        self._scratch = bytearray(_READ_BYTES)
+        self._scratch_view = memoryview(self._scratch)
 
     def read(self, timeout: float | None) -> list[Chunk]:
         if timeout is not None:
             ready, _, _ = select.select([self.fd], [], [], max(0.0, timeout))
             if not ready:
                 return []
-        data = os.read(self.fd, _READ_BYTES)
-        if not data:
+        size = os.readv(self.fd, [self._scratch])
+        if not size:
             self.eof = True
             return []
-        self.buffer += data
+        self.buffer += self._scratch_view[:size]
         return self._parse()
 
     def _parse(self) -> list[Chunk]:
@@ -133,8 +147,7 @@ def run(config: dict[str, object]) -> int:
                     records += sum(chunk[2] - chunk[1] + 1 for chunk in more)
             if pending:
                 durable = writer.write(pending)
-                acks.send_sync(durable - pending[0][1] + 1, writer.write_sync_ns)
-                acks.send(ACK_DURABLE, durable)
+                acks.send_durable(durable, durable - pending[0][1] + 1, writer.write_sync_ns)
                 pending = []
             elif inbox.eof:
                 break

@@ -54,6 +54,7 @@ class ServerState:
         "dirty",
         "flush_scheduled",
         "limits",
+        "loop",
         "responses",
         "router",
     )
@@ -66,6 +67,7 @@ class ServerState:
         self.responses: Counter[int] = Counter()  # responses written, by status code
         self.dirty: list[HTTPProtocol] = []  # connections holding answers for this iteration
         self.flush_scheduled = False
+        self.loop: asyncio.AbstractEventLoop | None = None  # asyncio's lookup costs a getpid()
         self.closing = False
         self.coarse_ns = time.monotonic_ns()
         self.date_header = b""
@@ -77,7 +79,10 @@ class ServerState:
         self.dirty.append(protocol)
         if not self.flush_scheduled:
             self.flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
+            loop = self.loop
+            if loop is None:
+                self.loop = loop = asyncio.get_running_loop()
+            loop.call_soon(self.flush)
 
     def flush(self) -> None:
         self.flush_scheduled = False
@@ -107,6 +112,7 @@ class HTTPServer:
     async def start(self, host: str, port: int, *, backlog: int = 1024) -> None:
         loop = asyncio.get_running_loop()
         state = self.state
+        state.loop = loop
         self._server = await loop.create_server(
             lambda: HTTPProtocol(state), host, port, backlog=backlog, reuse_address=True
         )
