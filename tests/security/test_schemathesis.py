@@ -12,6 +12,7 @@ runs 12 examples per operation; SCHEMATHESIS_EXAMPLES raises it (`make test-host
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -139,3 +140,16 @@ def test_the_gateway_survived(gateway: GatewayProcess) -> None:
     from switchyard.testing.gateway_harness import Client
 
     assert Client(gateway.port, None).get("/health").status in (200, 503)
+
+
+def test_the_backoffice_serves_its_checked_in_contract(backoffice: GatewayProcess) -> None:
+    from switchyard.extensions.openapi import encode
+    from switchyard.testing.gateway_harness import Client
+
+    served = Client(backoffice.port, None).get("/openapi.json")
+    assert served.status == 200
+    assert served.body == encode(backoffice_document())
+    assert (
+        served.body
+        == (Path(__file__).parents[2] / "contracts/openapi.backoffice.json").read_bytes()
+    )

@@ -68,6 +68,7 @@ class APIContext:
     currency: str
     reconcile_wait_s: float
     source_name: str
+    openapi: bytes | None = None  # GET /openapi.json serves it when given (the cli passes it)
 
 
 class BackofficeAPI:
@@ -93,6 +94,14 @@ class BackofficeAPI:
         router.get("/ledger", self._private(self.ledger), name="ledger")
         router.get("/reconcile", self._private(self.reconcile), name="reconcile")
         router.get("/stats", self._private(self.stats), name="stats")
+        document = self.context.openapi
+        if document is not None:
+            headers = ((b"cache-control", b"no-cache"),)
+            router.get(
+                "/openapi.json",
+                lambda request: Response(200, document, headers=headers),
+                name="openapi",
+            )
         return router
 
     def close(self) -> None:

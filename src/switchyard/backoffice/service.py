@@ -86,6 +86,7 @@ async def start(
     environ: Mapping[str, str],
     *,
     on_fatal: Callable[[BaseException], None] | None = None,
+    openapi: bytes | None = None,
 ) -> RunningBackoffice:
     """Open everything and start serving; `close()` the result to stop."""
     clock = SystemClock()
@@ -114,6 +115,7 @@ async def start(
             currency=settings.currency,
             reconcile_wait_s=settings.reconcile_wait_ms / 1000,
             source_name="kafka" if settings.kafka_bootstrap else "wal",
+            openapi=openapi,
         )
     )
     server = HTTPServer(api.router())
@@ -128,7 +130,9 @@ async def start(
     return RunningBackoffice(server=server, loop=loop, api=api, store=store)
 
 
-async def serve(settings: BackofficeSettings, environ: Mapping[str, str]) -> int:
+async def serve(
+    settings: BackofficeSettings, environ: Mapping[str, str], *, openapi: bytes | None = None
+) -> int:
     """Run until SIGINT/SIGTERM; exit status 1 if the apply loop failed."""
     stopping = asyncio.Event()
     failure: list[BaseException] = []
@@ -138,7 +142,7 @@ async def serve(settings: BackofficeSettings, environ: Mapping[str, str]) -> int
         failure.append(error)
         loop.call_soon_threadsafe(stopping.set)
 
-    running = await start(settings, environ, on_fatal=fatal)
+    running = await start(settings, environ, on_fatal=fatal, openapi=openapi)
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
     try:

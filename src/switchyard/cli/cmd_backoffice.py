@@ -73,8 +73,9 @@ def _act(args: argparse.Namespace, settings: BackofficeSettings, environ: dict[s
     import uvloop
 
     from switchyard.backoffice.service import serve
+    from switchyard.extensions.openapi import backoffice_document, encode
 
-    status: int = uvloop.run(serve(settings, environ))
+    status: int = uvloop.run(serve(settings, environ, openapi=encode(backoffice_document())))
     return status
 
 

@@ -589,6 +589,9 @@ _BACKOFFICE: Final[tuple[Operation, ...]] = (
         "operations",
         {200: "Object", 403: "Error", 503: "Error", **_AUTHED},
     ),
+    Operation(
+        "GET", OPENAPI_PATH, "openapi", "This document", "operations", {200: "Object"}, auth="none"
+    ),
 )
 
 
