@@ -4,11 +4,9 @@ Started by ProcessFlusher with the read end of the data pipe, the write end of t
 and the WAL lock (an inherited flock: the lock stays held until this process exits, so a
 restarting gateway cannot open the WAL while a previous writer is still finishing). It
 group-commits what arrives (a batch closes at max_batch records or max_wait_us after its
-first record: the wait is one sleep, then everything that arrived is taken, so chunks
-arriving meanwhile do not wake it one by one), acknowledges each durable seq, and on end of
-input (the gateway closed the pipe, or died) writes and syncs every complete chunk it
-received, exports the final anchor and exits. A fatal write error is reported once and ends
-the process with status 1.
+first record), acknowledges each durable seq, and on end of input (the gateway closed the
+pipe, or died) writes and syncs every complete chunk it received, exports the final anchor
+and exits. A fatal write error is reported once and ends the process with status 1.
 """
 
 import importlib
@@ -139,11 +137,12 @@ def run(config: dict[str, object]) -> int:
                 pending.extend(inbox.read(None))
             records = sum(chunk[2] - chunk[1] + 1 for chunk in pending)
             if pending and records < max_batch and not inbox.eof:
-                time.sleep(max_wait_s)
+                deadline = time.perf_counter() + max_wait_s  # OS scheduling, not record time
                 while records < max_batch and not inbox.eof:
-                    more = inbox.read(0.0)
-                    if not more:
+                    remaining = deadline - time.perf_counter()
+                    if remaining <= 0:
                         break
+                    more = inbox.read(remaining)
                     pending.extend(more)
                     records += sum(chunk[2] - chunk[1] + 1 for chunk in more)
             if pending:
