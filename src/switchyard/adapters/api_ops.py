@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from switchyard import __version__
 from switchyard.core.enums import Side
+from switchyard.runtime.node import GatewayNode
 
 from .api_common import GatewayContext, authenticate, decode_body, int_param, require_ops
 from .http import Request, Response, Router, ServerState, error_response, json_response
@@ -106,7 +107,7 @@ def stats(ctx: GatewayContext, http: ServerState, request: Request) -> Response:
     return json_response(200, out)
 
 
-def _seed_stats(out: dict[str, Any], node: Any) -> dict[str, Any]:
+def _seed_stats(out: dict[str, Any], node: GatewayNode) -> dict[str, Any]:
     """The seed README's /stats keys, from ours: its "publish" is our WAL enqueue, its
     persistence-queue write is our writer's write+fdatasync, its drops are orders refused for
     want of room (capacity; backpressure refusals are under `backpressure`)."""

@@ -50,24 +50,21 @@ class _Acks:
         self.gone = False  # the gateway went away: keep writing, stop acknowledging
 
     def send(self, kind: int, value: int, text: bytes = b"", spare: int = 0) -> None:
-        if self.gone:
-            return
-        try:
-            os.write(self.fd, ACK.pack(kind, spare, value) + text)
-        except BrokenPipeError:
-            self.gone = True
+        self._write(ACK.pack(kind, spare, value) + text)
 
     def send_durable(self, durable_seq: int, records: int, sync_ns: int) -> None:
         """One batch written and synced: its statistics (records, fdatasync ns) and the new
         durable seq, in one write (one wake-up of the gateway, not two)."""
+        self._write(
+            ACK.pack(ACK_SYNC, min(records, 0xFFFFFFFF), sync_ns)
+            + ACK.pack(ACK_DURABLE, 0, durable_seq)
+        )
+
+    def _write(self, data: bytes) -> None:
         if self.gone:
             return
         try:
-            os.write(
-                self.fd,
-                ACK.pack(ACK_SYNC, min(records, 0xFFFFFFFF), sync_ns)
-                + ACK.pack(ACK_DURABLE, 0, durable_seq),
-            )
+            os.write(self.fd, data)
         except BrokenPipeError:
             self.gone = True
 

@@ -338,7 +338,6 @@ class HTTPProtocol(asyncio.Protocol):
         if close:
             self.closed = True
             if self.transport is not None:
-                self.flush_out()  # (the close answer itself was written at once, after these)
                 self.transport.close()
             return
         if not self.pending:
