@@ -10,7 +10,6 @@ e.g. the fake one in a deterministic simulation).
 """
 
 import os
-from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -327,7 +326,10 @@ class WALTailer:
         self.next_seq = start_seq  # the next seq poll() will return
         self._cursor = _Cursor(self.disk, self.wal_dir, ChainHasher(hmac_key))
         self._located = False
-        self._pending: deque[WALRecord] = deque()
+        # Records of the last batch read that poll() has not returned yet: `_pending` from
+        # `_pending_index` on. Handed out by slices, not one by one (a batch is up to thousands).
+        self._pending: list[WALRecord] = []
+        self._pending_index = 0
 
     def durable_seq(self) -> int:
         found = read_watermark(self.disk, self.wal_dir)
@@ -341,7 +343,7 @@ class WALTailer:
         if len(out) == max_records:
             return out
         bound = self.durable_seq()
-        if bound < self.next_seq + len(self._pending):
+        if bound < self.next_seq + len(self._pending) - self._pending_index:
             return out
         if not self._located:
             if not self._cursor.locate(self.next_seq):
@@ -354,16 +356,23 @@ class WALTailer:
                 path = os.path.join(self.wal_dir, cursor.segment)
                 reason = f"log ends at seq {cursor.next_seq - 1} below the watermark {bound}"
                 raise WALCorruption(path, cursor.offset, reason)
-            self._pending.extend(r for r in records if r.seq >= self.next_seq)
+            # A batch's seqs are consecutive (read_batch checked them); only the first batch
+            # after locate() may start before next_seq.
+            skip = self.next_seq - records[0].seq
+            assert 0 <= skip < len(records), f"batch from {records[0].seq}, want {self.next_seq}"
+            self._pending = records
+            self._pending_index = skip
             self._take_pending(out, max_records)
         return out
 
     def _take_pending(self, out: list[WALRecord], max_records: int) -> None:
-        pending = self._pending
-        while pending and len(out) < max_records:
-            record = pending.popleft()
-            out.append(record)
-            self.next_seq = record.seq + 1
+        pending, index = self._pending, self._pending_index
+        count = min(len(pending) - index, max_records - len(out))
+        if count <= 0:
+            return
+        out += pending[index : index + count]
+        self._pending_index = index + count
+        self.next_seq = out[-1].seq + 1
 
     def close(self) -> None:
         self._cursor.close()
