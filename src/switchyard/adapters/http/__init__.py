@@ -2,6 +2,7 @@
 
 from .messages import (
     DEFERRED,
+    EarlyCheck,
     HandlerResult,
     Request,
     Response,
@@ -10,11 +11,12 @@ from .messages import (
     json_response,
 )
 from .protocol import HTTPProtocol
-from .router import Route, Router, text_response
+from .router import Route, Router, is_json_body, text_response
 from .server import HTTPLimits, HTTPServer, ServerState
 
 __all__ = [
     "DEFERRED",
+    "EarlyCheck",
     "HTTPLimits",
     "HTTPProtocol",
     "HTTPServer",
@@ -26,6 +28,7 @@ __all__ = [
     "ServerState",
     "StreamResponse",
     "error_response",
+    "is_json_body",
     "json_response",
     "text_response",
 ]

@@ -53,9 +53,14 @@ CONTENT_TYPE_TEXT: Final = b"text/plain; charset=utf-8"
 
 
 class Response:
-    """A complete response. `headers` are extra raw header lines (name, value) as bytes."""
+    """A complete response. `headers` are extra raw header lines (name, value) as bytes.
 
-    __slots__ = ("body", "close", "content_type", "headers", "status")
+    The protocol never mutates a Response (it decides per connection whether to close), so a
+    handler may answer many requests with one prebuilt instance; its keep-alive bytes are then
+    encoded once per `date` header (`wire`, `wire_date`: the protocol's cache).
+    """
+
+    __slots__ = ("body", "close", "content_type", "headers", "status", "wire", "wire_date")
 
     def __init__(
         self,
@@ -72,6 +77,8 @@ class Response:
         self.content_type = content_type
         self.headers = headers
         self.close = close  # close the connection after writing this response
+        self.wire = b""  # the encoded keep-alive answer, valid while `wire_date` is current
+        self.wire_date = b""
 
 
 class StreamResponse:
@@ -109,6 +116,10 @@ class _Deferred:
 DEFERRED: Final = _Deferred()
 
 HandlerResult = Response | StreamResponse | _Deferred
+
+# An early answer (ServerState.answer_early): called with the request's headers and body when
+# it is complete, before it is routed; a Response answers it there, None lets it through.
+EarlyCheck = Callable[[dict[bytes, bytes], bytes], "Response | None"]
 
 
 class Request:

@@ -121,6 +121,7 @@ class HTTPProtocol(asyncio.Protocol):
             self._write_response(
                 error_response(503, code, reason, headers=((b"retry-after", b"1"),), close=True),
                 head_only=False,
+                close=True,
             )
             self.closed = True
             transport.close()
@@ -264,6 +265,9 @@ class HTTPProtocol(asyncio.Protocol):
         body = parts[0] if len(parts) == 1 else b"".join(parts)
         url = self._url
         query_at = url.find(b"?")
+        state = self.state
+        if state.early and not self.pending and self._answered_early(url, query_at, body):
+            return
         if query_at >= 0:
             path = url[:query_at].decode("latin-1")
             query = url[query_at + 1 :].decode("latin-1")
@@ -283,8 +287,39 @@ class HTTPProtocol(asyncio.Protocol):
         )
         self.deadline_kind = _NO_DEADLINE
         self.deadline_ns = _NO_DEADLINE
-        self.state.counters["requests"] += 1
+        state.counters["requests"] += 1
         self._dispatch(request)
+
+    def _answered_early(self, url: bytes, query_at: int, body: bytes) -> bool:
+        """Answer here, unrouted, when the path's early check says so (ServerState.answer_early).
+
+        Only for a keep-alive request with nothing pending ahead of it on this connection:
+        its answer is written now, in order, with no Request object, routing or handler.
+        """
+        state = self.state
+        entry = state.early.get(url if query_at < 0 else url[:query_at])
+        if entry is None:
+            return False
+        parser = self.parser
+        if parser.get_method() != entry[0] or not parser.should_keep_alive() or state.closing:
+            return False
+        response = entry[1](self._headers, body)
+        if response is None:
+            return False
+        state.counters["requests"] += 1
+        state.counters["early_answers"] += 1
+        self._expect_continue = False
+        close = response.close
+        self._write_response(response, head_only=False, close=close)
+        if close:
+            self.closed = True
+            if self.transport is not None:
+                self.transport.close()
+        elif self._client_eof:
+            self.close()
+        else:
+            self._set_deadline(_IDLE, state.limits.keepalive_idle_ns)
+        return True
 
     # --- answering ----------------------------------------------------------------------
 
@@ -332,9 +367,9 @@ class HTTPProtocol(asyncio.Protocol):
             return
         if self._expect_continue:
             self._expect_continue = False
+        # Decided per connection, never written back: a prebuilt Response may be shared.
         close = response.close or not request.keep_alive or self.state.closing
-        response.close = close
-        self._write_response(response, head_only=request.method == "HEAD")
+        self._write_response(response, head_only=request.method == "HEAD", close=close)
         if close:
             self.closed = True
             if self.transport is not None:
@@ -346,24 +381,21 @@ class HTTPProtocol(asyncio.Protocol):
                 return
             self._set_deadline(_IDLE, self.state.limits.keepalive_idle_ns)
 
-    def _write_response(self, response: Response, *, head_only: bool) -> None:
+    def _write_response(self, response: Response, *, head_only: bool, close: bool) -> None:
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        body = response.body
-        self.state.responses[response.status] += 1
-        head = b"%scontent-type: %s\r\ncontent-length: %d\r\n%s" % (
-            STATUS_LINES[response.status],
-            response.content_type,
-            len(body),
-            self.state.date_header,
-        )
-        for name, value in response.headers:
-            head += b"%s: %s\r\n" % (name, value)
-        if response.close:
-            head += b"connection: close\r\n"
-        data = head + b"\r\n" if head_only else head + b"\r\n" + body
-        if response.close:
+        state = self.state
+        state.responses[response.status] += 1
+        date = state.date_header
+        if close or head_only:
+            data = _encode(response, date, head_only=head_only, close=close)
+        elif response.wire_date is date:
+            data = response.wire  # a prebuilt answer, already encoded this second
+        else:
+            data = response.wire = _encode(response, date, head_only=False, close=False)
+            response.wire_date = date
+        if close:
             self._write_now(data)
             return
         # Keep-alive answers wait for the end of this loop iteration and go out together
@@ -453,10 +485,9 @@ class HTTPProtocol(asyncio.Protocol):
         when the client closes or after about a second.
         """
         self.state.counters[f"refused_{response.status}"] += 1
-        response.close = True
         self._limit_response = None
         if not self.pending:
-            self._write_response(response, head_only=False)
+            self._write_response(response, head_only=False, close=True)
         self.closed = True
         transport = self.transport
         if transport is None:
@@ -500,3 +531,18 @@ class HTTPProtocol(asyncio.Protocol):
         elif not should_pause and self._paused_reading:
             self._paused_reading = False
             transport.resume_reading()
+
+
+def _encode(response: Response, date_header: bytes, *, head_only: bool, close: bool) -> bytes:
+    body = response.body
+    head = b"%scontent-type: %s\r\ncontent-length: %d\r\n%s" % (
+        STATUS_LINES[response.status],
+        response.content_type,
+        len(body),
+        date_header,
+    )
+    for name, value in response.headers:
+        head += b"%s: %s\r\n" % (name, value)
+    if close:
+        head += b"connection: close\r\n"
+    return head + b"\r\n" if head_only else head + b"\r\n" + body

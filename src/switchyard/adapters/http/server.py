@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from switchyard.core import limits as L
 
+from .messages import EarlyCheck
 from .protocol import HTTPProtocol
 from .router import Router
 
@@ -52,6 +53,7 @@ class ServerState:
         "counters",
         "date_header",
         "dirty",
+        "early",
         "flush_scheduled",
         "limits",
         "loop",
@@ -65,6 +67,7 @@ class ServerState:
         self.connections: set[HTTPProtocol] = set()
         self.counters: Counter[str] = Counter()
         self.responses: Counter[int] = Counter()  # responses written, by status code
+        self.early: dict[bytes, tuple[bytes, EarlyCheck]] = {}  # path -> (method, check)
         self.dirty: list[HTTPProtocol] = []  # connections holding answers for this iteration
         self.flush_scheduled = False
         self.loop: asyncio.AbstractEventLoop | None = None  # asyncio's lookup costs a getpid()
@@ -72,6 +75,22 @@ class ServerState:
         self.coarse_ns = time.monotonic_ns()
         self.date_header = b""
         self.tick()
+
+    def answer_early(self, method: str, path: str, check: EarlyCheck) -> None:
+        """Ask `check(headers, body)` about every complete `method path` request (any query)
+        before it is routed: a Response answers it there and then, None routes it as usual.
+
+        For refusals that must stay cheap under overload (backpressure sheds orders without
+        building a Request, routing or running the handler). Only keep-alive requests with
+        nothing pending on their connection are asked, so the answer is written at once and
+        in order; the others, and everything `check` lets through, take the usual path. The
+        answer must be what the route's handler would answer (the check owns that).
+        """
+        assert path.startswith("/"), path
+        assert "?" not in path, path
+        key = path.encode("latin-1")
+        assert key not in self.early, f"{method} {path}: one early check per path"
+        self.early[key] = (method.encode("latin-1"), check)
 
     def mark_dirty(self, protocol: HTTPProtocol) -> None:
         """`protocol` holds answers: write them (all connections') at the end of this loop
