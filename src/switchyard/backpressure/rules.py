@@ -173,6 +173,7 @@ class Admission(Generic[T]):
         "disk_free_pct",
         "disk_low",
         "inflight_high_water",
+        "last_refused",
         "refused",
         "settings",
     )
@@ -214,6 +215,9 @@ class Admission(Generic[T]):
         self.disk_low = False  # last poll was below BACKPRESSURE_DISK_FREE_PCT_MIN
         self.inflight_high_water = 0  # most orders inflight at once (admission's bound)
         self.refused = [0] * len(KINDS)  # refusals by KINDS index
+        # The last check refused: while shedding, the caller may ask before doing any other
+        # work for an order (the gateway's HTTP layer does, to keep refusals cheap).
+        self.last_refused = False
 
     @property
     def controller(self) -> InflightController | None:
@@ -248,6 +252,7 @@ class Admission(Generic[T]):
                 return self._refuse(_BY_REASON[reason])
         if inflight >= self.inflight_high_water:
             self.inflight_high_water = inflight + 1  # this order is about to be accepted
+        self.last_refused = False
         return None
 
     def _wal_age_now(self) -> int:
@@ -256,6 +261,7 @@ class Admission(Generic[T]):
 
     def _refuse(self, index: int) -> T:
         self.refused[index] += 1
+        self.last_refused = True
         return self._respond(index)
 
     # --- from the timer --------------------------------------------------------------------

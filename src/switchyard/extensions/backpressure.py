@@ -5,7 +5,12 @@ the variable) and wires `switchyard.backpressure` into the built gateway:
 
 - the admission hook `ctx.extras["admission"]() -> Response | None`, which POST /orders
   calls after auth and before decoding: None to go on, else 503 (hard limit) or 429 (soft)
-  with the reason code, `Retry-After` and `retryAfterMs`; prebuilt bodies, no I/O;
+  with the reason code, `Retry-After` and `retryAfterMs`; prebuilt answers, no I/O;
+- while shedding (the last admission check refused), an early check in the HTTP layer
+  (`ServerState.answer_early`) that asks the same questions in the same order as POST
+  /orders does before decoding (JSON media type, auth, accepting, admission) as soon as the
+  request is complete, and writes the same refusal without building a Request, routing or
+  running the handler: a refusal then costs a fraction of what it did (docs/BACKPRESSURE.md);
 - a sampler on the loop timer (every 50 ms, or the controller's tick if shorter): polls the
   WAL filesystem's free space (statvfs, never per request) and steps the adaptive controller
   with the durable-commit counter, so the controller stays clock-free;
@@ -28,7 +33,9 @@ import orjson
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from switchyard.adapters.http import Response
+from switchyard.adapters.api_common import unauthorized
+from switchyard.adapters.auth import Principal
+from switchyard.adapters.http import EarlyCheck, Response, is_json_body
 from switchyard.backpressure import (
     KINDS,
     Admission,
@@ -58,6 +65,7 @@ class Backpressure:
     def __init__(self, gateway: Gateway, settings: BackpressureSettings) -> None:
         self.settings = settings
         self.node: GatewayNode = gateway.node
+        self.gateway = gateway
         journal = gateway.journal
         self.journal = journal
         node = self.node
@@ -87,6 +95,34 @@ class Backpressure:
     def hook(self) -> Callable[[], Response | None]:
         """What POST /orders calls before decoding: None to go on, else the refusal."""
         return self.admission.check
+
+    def early_check(self) -> EarlyCheck:
+        """POST /orders' answer before routing while shedding, else None (the usual path).
+
+        The same questions in the same order as `api_orders.submit_order` up to its admission
+        step, so the answer is the one the handler would give: a body that is not JSON is left
+        to the router (415), a bad token gets the handler's 401 (asked once: the verified-token
+        cache makes a good token a dict lookup), a stopping gateway is left to the handler
+        (503 SHUTTING_DOWN), and then admission decides: its refusal, counted as always, or
+        None and the order takes the usual path (which asks admission again and gets the same
+        answer: nothing changed in between). Only while the last check refused, so accepted
+        orders pay one attribute test.
+        """
+        admission = self.admission
+        authenticate = self.gateway.ctx.auth.authenticate
+        node = self.node
+
+        def check(headers: dict[bytes, bytes], body: bytes) -> Response | None:
+            if not admission.last_refused or not is_json_body(headers, body):
+                return None
+            principal = authenticate(headers.get(b"authorization"))
+            if not isinstance(principal, Principal):
+                return unauthorized(principal)
+            if not node.accepting:
+                return None
+            return admission.check()
+
+        return check
 
     # --- the sampler ------------------------------------------------------------------------
 
@@ -128,6 +164,10 @@ class Backpressure:
             or now_ns - self._last_shed_ns < SHEDDING_WINDOW_NS
         )
 
+    def early_answers(self) -> int:
+        """Requests the early check answered in the HTTP layer (see `early_check`)."""
+        return self.gateway.http.state.counters["early_answers"]
+
     def health(self) -> tuple[str, dict[str, Any]]:
         admission = self.admission
         detail: dict[str, Any] = {
@@ -165,6 +205,7 @@ class Backpressure:
                 "venueQueueDepth": node.venue.queue_depth(),
                 "refusedTotal": admission.refused_total,
                 "refused": admission.refused_by_reason(),
+                "earlyAnswers": self.early_answers(),
                 "limits": self.limits(),
                 "controller": self.controller.describe(),
             }
@@ -209,13 +250,25 @@ def _responder(
         "retryAfterMs": kind.retry_after_ms,
     }
     if kind.index == INFLIGHT_SOFT:
+        # One Response per limit value, rebuilt when the controller moves the limit (at most
+        # once per tick): the HTTP layer then encodes it once per second, not per refusal.
         template = orjson.dumps({**fields, "limit": 0}).replace(b'"limit":0', b'"limit":%d')
-        return lambda: Response(status, template % controller.limit, headers=headers)
+        built = [Response(status, template % controller.limit, headers=headers)]
+        built_for = [controller.limit]
+
+        def inflight_soft() -> Response:
+            limit = controller.limit
+            if limit != built_for[0]:
+                built_for[0] = limit
+                built[0] = Response(status, template % limit, headers=headers)
+            return built[0]
+
+        return inflight_soft
     limit = _static_limit(kind, settings)
     if limit is not None:
         fields["limit"] = limit
-    body = orjson.dumps(fields)
-    return lambda: Response(status, body, headers=headers)
+    response = Response(status, orjson.dumps(fields), headers=headers)
+    return lambda: response
 
 
 def _static_limit(kind: RefusalKind, settings: BackpressureSettings) -> float | None:
@@ -310,6 +363,11 @@ class BackpressureCollector(Collector):
         yield CounterMetricFamily(
             "switchyard_backpressure_samples", "Sampler runs since start", value=bp.samples
         )
+        yield CounterMetricFamily(
+            "switchyard_backpressure_early_answers",
+            "POST /orders answered by the early check before routing (refusals while shedding)",
+            value=bp.early_answers(),
+        )
 
 
 def _rate_gauges(controller: InflightController) -> Iterator[Metric]:
@@ -344,6 +402,7 @@ def install(gateway: Gateway, environ: Mapping[str, str]) -> Backpressure:
     backpressure = Backpressure(gateway, settings)
     extras: dict[str, Any] = gateway.ctx.extras
     extras["admission"] = backpressure.hook()
+    gateway.http.state.answer_early("POST", "/orders", backpressure.early_check())
     extras["registry"].register(BackpressureCollector(backpressure))
     extras["health_checks"]["backpressure"] = backpressure.health
     extras["stats_sources"].append(backpressure.stats)

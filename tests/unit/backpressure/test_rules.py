@@ -234,3 +234,20 @@ def test_admission_refuses_a_disabled_controller() -> None:
             respond=lambda index: index,
             controller=InflightController(ControllerSettings()),
         )
+
+
+def test_check_last_refused_follows_the_last_answer() -> None:
+    signals = Signals(inflight=7)
+    subject = admission(signals, BACKPRESSURE_INFLIGHT_MAX="8")
+    assert subject.last_refused is False
+
+    assert subject.check() is None
+    assert subject.last_refused is False
+    signals.inflight = 8
+    assert subject.check() == R.INFLIGHT
+    assert subject.last_refused is True
+    assert subject.check() == R.INFLIGHT
+    assert subject.last_refused is True
+    signals.inflight = 3
+    assert subject.check() is None
+    assert subject.last_refused is False
