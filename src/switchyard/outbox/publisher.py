@@ -7,6 +7,18 @@ durable records from a `WALTailer`, encode each (outbox.envelope), hand it to an
 seq with it and every record before it acknowledged) and, at most every
 `OUTBOX_OFFSET_FLUSH_MS`, store it in the offset file (fsynced, atomic).
 
+Acknowledgement without a report per message: the producer reports failures only
+(`delivery.report.only.error`); a report per message cost ~1 us (confluent-kafka builds a
+Message with copies of key and value for each). The watermark moves when the producer is
+empty: `len(producer)` counts every message not yet acknowledged by the broker *and* every
+delivery report not yet served, so once `poll` has run our failure callback for every failed
+message, `len(producer) == 0` with no failure seen proves that every message produced so far
+was acknowledged (messages to different partitions complete in any order, so a count above
+zero proves nothing about any prefix). Under continuous load the producer is rarely empty by
+itself: when the watermark is older than `OUTBOX_OFFSET_FLUSH_MS` (or the in-flight bound is
+reached) the outbox stops reading and flushes (librdkafka then sends what is lingering at
+once) until it is.
+
 Failure handling: any delivery error (broker down, timeout, fenced producer) stops reading;
 once the in-flight records are resolved the producer is replaced (a new producer id: tansu and
 Kafka both refuse an idempotent producer whose sequence broke), the tailer rewinds to the
@@ -19,17 +31,16 @@ exception is logged, counted and handed to `on_fatal`.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Producer
+import msgspec
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from switchyard.core.events import SessionStarted
 from switchyard.core.ports import Clock
@@ -45,6 +56,15 @@ from .settings import DEFAULT_ENGINE_ID, KAFKA_BOOTSTRAP_SERVERS, OutboxSettings
 log = logging.getLogger("switchyard.outbox")
 
 _DELIVERY_GRACE_MS = 5_000  # wait this long past message.timeout.ms for stragglers, then purge
+_ACK_INTERVAL_MIN_MS = 10  # least time between two flushes that prove the watermark (see above)
+_DRAIN_WAIT_S = 0.05  # one flush() call while proving the watermark; the loop then re-checks
+
+
+class _EnvelopeSeq(msgspec.Struct):
+    seq: int
+
+
+_SEQ_OF_ENVELOPE = msgspec.json.Decoder(_EnvelopeSeq)  # names the seq of a failed message
 
 
 class OutboxState(Enum):
@@ -79,6 +99,7 @@ class Outbox:
         clock: Clock | None = None,
         on_fatal: Callable[[BaseException], None] | None = None,
         producer_config: Mapping[str, Any] | None = None,
+        producer_factory: Callable[[dict[str, Any]], Producer] | None = None,
     ) -> None:
         # configuration
         self.settings = settings
@@ -88,6 +109,7 @@ class Outbox:
         self._clock: Clock = clock or SystemClock()
         self._on_fatal = on_fatal
         self._producer_extra = dict(producer_config or {})
+        self._make_producer = producer_factory or Producer
         self._offsets = OffsetFile(settings.offset_path)
         # lifetime of the thread
         self._thread: threading.Thread | None = None
@@ -98,8 +120,8 @@ class Outbox:
         self._encoder: EnvelopeEncoder | None = None
         self._wal_id = ""
         self._engines = EngineHistory(engine_id)  # engine ids by seq (SessionStarted records)
-        self._inflight: deque[tuple[int, int]] = deque()  # (seq, ts_ns) in send order
-        self._acked_ahead: set[int] = set()  # acknowledged seqs above the watermark
+        self._unacked_since_ns = 0  # monotonic time the oldest unacknowledged record was sent
+        self._delivery_failed_seen = False  # a failure report since the producer was created
         self._failed = False
         self._failed_since_ns = 0
         self._backoff_ms = settings.backoff_base_ms
@@ -186,7 +208,7 @@ class Outbox:
         return 0 if found is None else found[1]
 
     def inflight_records(self) -> int:
-        return len(self._inflight)
+        return self.sent_seq - self.acked_seq
 
     def lag_records(self) -> int:
         return max(0, self.durable_seq() - self.acked_seq)
@@ -305,23 +327,39 @@ class Outbox:
         if self._failed:
             self._recover_from_failure()
             return
-        producer = self._producer or self._new_producer()
-        room = self.settings.inflight_max - len(self._inflight)
+        producer = self._producer
+        if producer is None:  # not `or`: an object with __len__ and no __bool__ is false when empty
+            producer = self._new_producer()
         sent = 0
-        if room > 0:
+        if self._watermark_due():
+            producer.flush(_DRAIN_WAIT_S)  # read nothing until the producer is empty
+            self._advance(producer)
+        else:
+            room = self.settings.inflight_max - (self.sent_seq - self.acked_seq)
             sent = self._read_and_send(producer, min(room, self.settings.batch_records_max))
             if sent and self.settings.yield_between_batches:
                 time.sleep(0)  # hand the interpreter lock to the event loop between batches
-        producer.poll(0)
-        self._advance()
+            producer.poll(0)
+            self._advance(producer)
+            if sent == 0 and not self._failed:
+                self._idle(producer)
         self._maybe_store_offset(force=False)
-        if sent == 0 and not self._failed:
-            self._idle(producer)
+
+    def _watermark_due(self) -> bool:
+        """Records are out and the watermark must be proven now (see the module docstring)."""
+        outstanding = self.sent_seq - self.acked_seq
+        if outstanding == 0:
+            return False
+        if outstanding >= self.settings.inflight_max:
+            return True
+        interval_ms = max(self.settings.offset_flush_ms, _ACK_INTERVAL_MIN_MS)
+        return self._clock.mono_ns() - self._unacked_since_ns >= interval_ms * 1_000_000
 
     def _idle(self, producer: Producer) -> None:
         wait_s = self.settings.poll_interval_ms / 1000
-        if self._inflight:
-            producer.poll(wait_s)
+        if self.sent_seq > self.acked_seq:
+            producer.flush(wait_s)  # nothing new to read: send what lingers, await the acks
+            self._advance(producer)
         else:
             self._wakeup.wait(wait_s)
             self._wakeup.clear()
@@ -329,6 +367,7 @@ class Outbox:
     def _read_and_send(self, producer: Producer, max_records: int) -> int:
         assert self._tailer is not None
         assert self._encoder is not None
+        assert max_records >= 1
         try:
             records = self._tailer.poll(max_records)
         except (WALError, OSError) as error:
@@ -336,16 +375,11 @@ class Outbox:
             return 0
         if not records:
             return 0
-        if not self._inflight:
-            self._oldest_unacked_ts_ns = records[0].ts_ns
-        # The hot loop of the outbox: locals bound once, one partial per record for the
-        # delivery report (confluent-kafka has no per-message opaque).
-        produce, poll = producer.produce, producer.poll
+        # The hot loop of the outbox: locals bound once; no per-message delivery callback
+        # (failures arrive through the producer's default one, success is proven by _advance).
+        produce = producer.produce
         topic = self.settings.topic
-        delivered = self._delivered
         encode_keyed = self._encoder.encode_keyed
-        inflight_append = self._inflight.append
-        partial = functools.partial
         sent = 0
         for record in records:
             seq, ts_ns = record.seq, record.ts_ns
@@ -358,52 +392,64 @@ class Outbox:
                 self._engines.seen(seq, event.engine_id)
                 self._encoder.source = source_name(event.engine_id, self._wal_id)
             key, value = encode_keyed(event, seq=seq, ts_ns=ts_ns)
-            callback = partial(delivered, seq)
-            while True:
-                try:
-                    produce(topic, value, key, on_delivery=callback, timestamp=ts_ns // 1_000_000)
-                    break
-                except BufferError:
-                    # librdkafka's queue is full (its bound is above ours, so only by bytes):
-                    # serve delivery reports until there is room. Never drop.
-                    poll(0.01)
-            inflight_append((seq, ts_ns))
+            try:
+                produce(topic, value, key, timestamp=ts_ns // 1_000_000)
+            except BufferError:
+                self._produce_when_room(producer, value, key, ts_ns // 1_000_000)
             sent += 1
         if sent:
+            if self.sent_seq == self.acked_seq:  # the first record out since the last proof
+                self._unacked_since_ns = self._clock.mono_ns()
+                self._oldest_unacked_ts_ns = records[0].ts_ns
             self.sent_seq = records[sent - 1].seq
         self.records_read += sent
         self.publish_queued += sent
         return sent
 
-    def _delivered(self, seq: int, error: KafkaError | None, _message: object) -> None:
+    def _produce_when_room(
+        self, producer: Producer, value: bytes, key: bytes, timestamp_ms: int
+    ) -> None:
+        # librdkafka's queue is full (its bound is above ours, so only by bytes): serve it
+        # until there is room. Never drop.
+        while True:
+            producer.poll(0.01)
+            try:
+                producer.produce(self.settings.topic, value, key, timestamp=timestamp_ms)
+                return
+            except BufferError:
+                continue
+
+    def _delivery_failed(self, error: KafkaError | None, message: Message) -> None:
+        # The producer's default delivery callback; with delivery.report.only.error it runs
+        # (inside poll/flush, on this thread) for failed messages only.
         if error is None:
-            self.delivery_ok += 1
-            self._acked_ahead.add(seq)
             return
         self.delivery_errors += 1
-        if not self._failed:
-            self._failed = True
-            self._failed_since_ns = self._clock.mono_ns()
-            self.publish_errors += 1
-            self.last_error = f"delivery of seq {seq} failed: {error.name()}: {error.str()}"
-            log.warning("event=outbox_delivery_failed seq=%d error=%s", seq, error.name())
+        self._delivery_failed_seen = True
+        if self._failed:
+            return
+        value = message.value()
+        seq = _SEQ_OF_ENVELOPE.decode(value).seq if isinstance(value, bytes) else -1
+        self._failed = True
+        self._failed_since_ns = self._clock.mono_ns()
+        self.publish_errors += 1
+        self.last_error = f"delivery of seq {seq} failed: {error.name()}: {error.str()}"
+        log.warning("event=outbox_delivery_failed seq=%d error=%s", seq, error.name())
 
-    def _advance(self) -> None:
-        inflight = self._inflight
-        ahead = self._acked_ahead
-        advanced = 0
-        while inflight and inflight[0][0] in ahead:
-            seq, _ = inflight.popleft()
-            ahead.discard(seq)
-            self.acked_seq = seq
-            advanced += 1
-        if advanced:
-            self.events_published += advanced
-            if inflight:
-                self._oldest_unacked_ts_ns = inflight[0][1]
-            if not self._failed:
-                self._backoff_ms = self.settings.backoff_base_ms
-                self.backoff_current_ms = 0
+    def _advance(self, producer: Producer) -> None:
+        """Acknowledge every record sent so far if the producer proves it (module docstring)."""
+        advanced = self.sent_seq - self.acked_seq
+        if advanced == 0 or self._delivery_failed_seen or len(producer) != 0:
+            return
+        # len() == 0: no message awaits the broker and no failure report awaits poll(); the
+        # failures served so far would have set _delivery_failed_seen. So all were delivered.
+        assert advanced > 0, (self.sent_seq, self.acked_seq)
+        self.acked_seq = self.sent_seq
+        self.events_published += advanced
+        self.delivery_ok += advanced
+        if not self._failed:
+            self._backoff_ms = self.settings.backoff_base_ms
+            self.backoff_current_ms = 0
 
     def _maybe_store_offset(self, *, force: bool) -> None:
         if self.acked_seq == self._stored_seq:
@@ -433,12 +479,12 @@ class Outbox:
     def _recover_from_failure(self) -> None:
         producer = self._producer
         timeout_ns = (self.settings.delivery_timeout_ms + _DELIVERY_GRACE_MS) * 1_000_000
-        if producer is not None and self._inflight:
-            producer.poll(0.05)
-            self._advance()
+        if producer is not None and self.sent_seq > self.acked_seq:
+            outstanding = producer.flush(_DRAIN_WAIT_S)  # serves the failure reports
+            self._advance(producer)  # after a WAL stall everything out may have been delivered
             self._maybe_store_offset(force=False)
             waiting = self._clock.mono_ns() - self._failed_since_ns < timeout_ns
-            if self._inflight and waiting and not self._stop.is_set():
+            if outstanding and waiting and not self._stop.is_set():
                 return
         self._maybe_store_offset(force=True)
         self._drop_producer()
@@ -450,6 +496,7 @@ class Outbox:
         self._backoff_ms = min(self._backoff_ms * 2, self.settings.backoff_max_ms)
         self._open_tailer()
         self._failed = False
+        self._delivery_failed_seen = False
         self.state = OutboxState.RUNNING
 
     def _drop_producer(self) -> None:
@@ -458,8 +505,7 @@ class Outbox:
         if producer is not None:
             producer.purge()
             producer.flush(0)
-        self._inflight.clear()
-        self._acked_ahead.clear()
+        self.sent_seq = self.acked_seq  # what was out and unproven is read and sent again
 
     def _new_producer(self) -> Producer:
         config: dict[str, Any] = {
@@ -473,9 +519,11 @@ class Outbox:
             "queue.buffering.max.messages": self.settings.inflight_max
             + self.settings.batch_records_max,
             "error_cb": self._on_client_error,
+            "delivery.report.only.error": True,
+            "on_delivery": self._delivery_failed,
         }
         config.update(self._producer_extra)
-        producer = Producer(config)
+        producer = self._make_producer(config)
         if self.producer_restarts or self.delivery_errors:
             log.info("event=outbox_producer_restarted")
         self.producer_restarts += 1
@@ -510,7 +558,7 @@ class Outbox:
         producer = self._producer
         if producer is not None and not self._failed:
             producer.flush(self._close_timeout_s)
-            self._advance()
+            self._advance(producer)
         self._maybe_store_offset(force=True)
         if producer is not None:
             self._drop_producer()
