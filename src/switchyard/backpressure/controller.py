@@ -36,6 +36,14 @@ refusal ends at the first tick where inflight has drained to the hysteresis mark
 admits nothing, so inflight only falls while the disk makes progress: the exit condition
 does not depend on the rate recovering, which is what made the seed's version latch.
 
+Loop budget (LOOP_BUSY_MAX > 0, ours): the caller also passes the event loop thread's CPU
+time; when its share of the tick exceeds LOOP_BUSY_MAX, L halves (never below MIN) and does
+not grow that tick. A refusal is cheap but not free (a few microseconds of parsing and
+answering), so far above capacity the refusals alone take much of the loop; orders admitted
+on top of them saturate it, every request then queues in the kernel and all answers, refusals
+included, wait. Neither the WAL age nor the commit rate sees that in time (the disk keeps up).
+Halving on an overloaded tick and probing up again otherwise keeps the loop near the budget.
+
 Why L cannot latch either: L >= MIN >= 1, so orders keep being admitted and R keeps measuring
 what the disk really does; when the disk speeds up R rises and L follows, SLEW_RATIO per tick.
 """
@@ -67,8 +75,10 @@ class InflightController:
         "_hysteresis",
         "_last_committed",
         "_last_inflight_refused",
+        "_last_loop_cpu_ns",
         "_last_ns",
         "_last_soft",
+        "_loop_busy_max",
         "_min",
         "_reject_beta",
         "_slew",
@@ -79,6 +89,7 @@ class InflightController:
         "decline_streak",
         "declining",
         "enabled",
+        "last_tick_loop_busy",
         "last_tick_rate",
         "last_tick_wal_age_s",
         "limit",
@@ -103,12 +114,14 @@ class InflightController:
         self._hysteresis = settings.hysteresis_off_ratio
         self._decline_ratio = settings.decline_ratio
         self._decline_streak_max = settings.decline_streak
+        self._loop_busy_max = settings.loop_busy_max
         # state read by metrics, /stats and the plots
         self.limit = settings.initial_clamped
         self.off_threshold = self._off_for(self.limit)
         self.commit_rate = self.limit / self._target_s  # the seed's start: the limit is right
         self.last_tick_rate = 0.0
         self.last_tick_wal_age_s = 0.0
+        self.last_tick_loop_busy: float | None = None  # loop CPU share of the last tick
         self.reject_rate = 0.0
         self.rejecting = False
         self.declining = False
@@ -121,6 +134,7 @@ class InflightController:
         self._last_committed = 0
         self._last_soft = 0
         self._last_inflight_refused = 0
+        self._last_loop_cpu_ns: int | None = None
         self._age_max_ns = 0  # oldest non-durable record's age, the largest seen this tick
 
     # --- per order (hot path) ------------------------------------------------------------
@@ -143,13 +157,23 @@ class InflightController:
 
     # --- per tick ----------------------------------------------------------------------------
 
-    def step(self, *, now_ns: int, committed_total: int, inflight: int, wal_age_ns: int) -> bool:
+    def step(
+        self,
+        *,
+        now_ns: int,
+        committed_total: int,
+        inflight: int,
+        wal_age_ns: int,
+        loop_cpu_ns: int | None = None,
+    ) -> bool:
         """Sample if a tick has passed since the last sample; True when it did.
 
         `committed_total`: accepted orders made durable since start (never decreases);
         `inflight`: accepted orders not durable yet, now; `wal_age_ns`: age of the oldest
-        record not yet durable, now (0: none). Call it as often as you like: the WAL age of
-        every call counts (the tick uses the largest seen since the previous tick).
+        record not yet durable, now (0: none); `loop_cpu_ns`: CPU time of the thread that
+        runs admission and answers, since any fixed origin (None: unknown, the loop budget
+        is not applied). Call it as often as you like: the WAL age of every call counts (the
+        tick uses the largest seen since the previous tick).
         """
         assert inflight >= 0, inflight
         assert wal_age_ns >= 0, wal_age_ns
@@ -157,6 +181,7 @@ class InflightController:
             self._age_max_ns = wal_age_ns
         if self._last_ns is None:
             self._remember(now_ns, committed_total)
+            self._last_loop_cpu_ns = loop_cpu_ns
             return False
         elapsed_ns = now_ns - self._last_ns
         assert elapsed_ns >= 0, (now_ns, self._last_ns)
@@ -174,8 +199,17 @@ class InflightController:
         saturated = self.soft_refused > self._last_inflight_refused or (
             inflight >= self.off_threshold
         )
+        busy = None
+        if loop_cpu_ns is not None and self._last_loop_cpu_ns is not None:
+            assert loop_cpu_ns >= self._last_loop_cpu_ns, (loop_cpu_ns, self._last_loop_cpu_ns)
+            busy = (loop_cpu_ns - self._last_loop_cpu_ns) / elapsed_ns
+        self.last_tick_loop_busy = busy
+        self._last_loop_cpu_ns = loop_cpu_ns
         if self.enabled:
-            self._step_limit(saturated=saturated, wal_age_s=self.last_tick_wal_age_s)
+            if self._loop_busy_max and busy is not None and busy > self._loop_busy_max:
+                self._step_limit_busy()
+            else:
+                self._step_limit(saturated=saturated, wal_age_s=self.last_tick_wal_age_s)
             behind = saturated and self.last_tick_wal_age_s > self._target_s
             self._step_decline(rate, before, behind=behind, inflight=inflight)
         self.ticks += 1
@@ -198,6 +232,13 @@ class InflightController:
         else:
             limit = desired
         assert self._min <= limit <= self._cap, (limit, self._min, self._cap)
+        self.limit = limit
+        self.off_threshold = self._off_for(limit)
+
+    def _step_limit_busy(self) -> None:
+        """The loop spent more than its budget: halve the limit (multiplicative decrease)."""
+        limit = max(self._min, self.limit // 2)
+        assert limit <= self.limit, (limit, self.limit)
         self.limit = limit
         self.off_threshold = self._off_for(limit)
 
@@ -238,6 +279,10 @@ class InflightController:
             "commitRateEwma": round(self.commit_rate, 1),
             "lastTickRate": round(self.last_tick_rate, 1),
             "lastTickWalAgeMs": round(self.last_tick_wal_age_s * 1000, 3),
+            "lastTickLoopBusy": None
+            if self.last_tick_loop_busy is None
+            else round(self.last_tick_loop_busy, 3),
+            "loopBusyMax": self._loop_busy_max or None,
             "softRejectRateEwma": round(self.reject_rate, 1),
             "rejecting": self.rejecting,
             "rateDeclining": self.declining,

@@ -160,6 +160,16 @@ DECLINE_STREAK = env.declare(
     section=_S,
 )
 
+LOOP_BUSY_MAX = env.declare(
+    _P + "LOOP_BUSY_MAX",
+    "0",
+    "Adaptive limit: share of the event loop's CPU (0..1, measured per tick) above which the "
+    "limit shrinks and does not grow: refusals cost CPU too, so at several times capacity "
+    "the accepted orders must leave room for them (0: off)",
+    env.number(0.0, 1.0),
+    section=_S,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class ControllerSettings:
@@ -178,6 +188,7 @@ class ControllerSettings:
     limit_initial: int = 2_000
     decline_ratio: float = 0.8
     decline_streak: int = 3
+    loop_busy_max: float = 0.0  # 0 = off
 
     def __post_init__(self) -> None:
         if self.limit_min > self.limit_cap:
@@ -193,6 +204,7 @@ class ControllerSettings:
         assert 0 < self.hysteresis_off_ratio <= 1
         assert 0 <= self.decline_ratio < 1
         assert self.decline_streak >= 1
+        assert 0 <= self.loop_busy_max <= 1
         assert self.tick_ms > 0
 
     @property
@@ -234,6 +246,7 @@ class BackpressureSettings:
             limit_initial=INITIAL.read(environ),
             decline_ratio=DECLINE_RATIO.read(environ),
             decline_streak=DECLINE_STREAK.read(environ),
+            loop_busy_max=LOOP_BUSY_MAX.read(environ),
         )
         soft_age = SOFT_WAL_AGE_MS_MAX.read(environ)
         hard_age = WAL_AGE_MS_MAX.read(environ)

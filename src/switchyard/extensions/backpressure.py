@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -143,6 +144,7 @@ class Backpressure:
             committed_total=node.accepted_durable,
             inflight=node.accepted_undurable,
             wal_age_ns=max(0, now_ns - oldest_ns) if oldest_ns else 0,
+            loop_cpu_ns=time.thread_time_ns(),  # the loop's thread: admission and answers
         )
         refused = self.admission.refused_total
         if refused != self._seen_refused:

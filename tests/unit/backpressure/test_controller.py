@@ -259,3 +259,72 @@ def test_decline_needs_the_wal_age_over_the_target() -> None:
         subject.admit(subject.limit)
         driver.tick(rate_per_s=1_000, inflight=subject.limit, wal_age_s=0.05)
     assert subject.declining is False
+
+
+# --- loop budget ------------------------------------------------------------------------------
+
+
+class BusyDriver:
+    """Ticks at WAL age 0 (the probe wants to grow) with the loop's CPU share per tick."""
+
+    def __init__(self, subject: InflightController) -> None:
+        self.subject = subject
+        self.tick_index = 0
+        self.cpu_ns = 0
+        subject.step(now_ns=0, committed_total=0, inflight=0, wal_age_ns=0, loop_cpu_ns=0)
+
+    def tick(self, busy: float, *, refused: bool = True) -> None:
+        if refused:
+            self.subject.admit(self.subject.limit)  # demand is at the limit
+        self.tick_index += 1
+        self.cpu_ns += int(busy * TICK_NS)
+        assert self.subject.step(
+            now_ns=self.tick_index * TICK_NS,
+            committed_total=self.tick_index * 1000,
+            inflight=0,
+            wal_age_ns=0,
+            loop_cpu_ns=self.cpu_ns,
+        )
+
+
+def test_loop_budget_halves_the_limit_when_the_loop_is_over_it() -> None:
+    subject = controller(limit_initial=400, limit_min=16, loop_busy_max=0.8, target_wal_age_s=1.0)
+    driver = BusyDriver(subject)
+
+    driver.tick(0.95)
+    assert subject.limit == 200
+    assert subject.last_tick_loop_busy == 0.95
+    driver.tick(0.9)
+    assert subject.limit == 100
+
+
+def test_loop_budget_lets_the_probe_grow_again_below_the_budget() -> None:
+    subject = controller(limit_initial=400, limit_min=16, loop_busy_max=0.8, target_wal_age_s=1.0)
+    driver = BusyDriver(subject)
+    driver.tick(0.95)
+
+    driver.tick(0.5)
+
+    assert subject.limit == 240  # the probe: one slew step (20%) up from 200
+
+
+def test_loop_budget_never_goes_below_min() -> None:
+    subject = controller(limit_initial=20, limit_min=16, loop_busy_max=0.8)
+    driver = BusyDriver(subject)
+
+    driver.tick(1.0)
+
+    assert subject.limit == 16
+
+
+def test_loop_budget_off_or_unknown_cpu_leaves_the_law_alone() -> None:
+    off = controller(limit_initial=400, limit_min=16, target_wal_age_s=1.0)
+    BusyDriver(off).tick(0.99)
+    unknown = controller(limit_initial=400, limit_min=16, loop_busy_max=0.8, target_wal_age_s=1.0)
+    unknown.step(now_ns=0, committed_total=0, inflight=0, wal_age_ns=0)
+    unknown.admit(400)
+    unknown.step(now_ns=TICK_NS, committed_total=1000, inflight=0, wal_age_ns=0)
+
+    assert off.limit == 480  # the probe grew it
+    assert unknown.limit == 480
+    assert unknown.last_tick_loop_busy is None

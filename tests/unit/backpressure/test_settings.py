@@ -134,8 +134,15 @@ def test_settings_initial_is_clamped_into_min_cap() -> None:
         ("BACKPRESSURE_INFLIGHT_HYSTERESIS_OFF_RATIO", "0"),
         ("BACKPRESSURE_INFLIGHT_DECLINE_RATIO", "1"),
         ("BACKPRESSURE_INFLIGHT_DECLINE_STREAK", "0"),
+        ("BACKPRESSURE_INFLIGHT_LOOP_BUSY_MAX", "1.5"),
     ],
 )
 def test_settings_bad_value_names_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         BackpressureSettings.from_env({name: value})
+
+
+def test_settings_loop_budget_is_off_unless_set() -> None:
+    assert BackpressureSettings.from_env({}).controller.loop_busy_max == 0.0
+    settings = BackpressureSettings.from_env({"BACKPRESSURE_INFLIGHT_LOOP_BUSY_MAX": "0.75"})
+    assert settings.controller.loop_busy_max == 0.75
