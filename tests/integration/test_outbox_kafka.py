@@ -1,13 +1,17 @@
 """The outbox against a real Kafka-protocol broker (tansu) and a real WAL on disk."""
 
+import gc
 import json
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import orjson
 import pytest
+from confluent_kafka import Producer
 from tests.fixtures.backoffice import SOURCE, WALWriter, order_flow, sample_records
 from tests.fixtures.kafka import TansuBroker, create_topic, read_topic
 
@@ -257,3 +261,40 @@ def test_outbox_broker_killed_and_restarted_empty_resumes_from_its_offset(
     seqs = set(_seqs(read_topic(own_kafka_broker.bootstrap, kafka_topic, idle_s=2.0)))
     assert set(range(acked_before_restart + 1, len(items) + 1)) <= seqs
     assert outbox.producer_restarts >= 2
+
+
+def test_outbox_closed_releases_its_producer_without_a_garbage_collection(
+    kafka_broker: TansuBroker,
+    kafka_topic: str,
+    tmp_path: Path,
+    wal: WALWriter,
+) -> None:
+    """A dropped producer must go at once (a replaced one would otherwise keep connecting).
+    The topic exists, so the outbox's topic check ends in TOPIC_ALREADY_EXISTS: that
+    exception's traceback once held the producer in a reference cycle."""
+    create_topic(kafka_broker.bootstrap, kafka_topic, partitions=3)
+    items, _ = order_flow(seed=19, orders=5)
+    wal.append_all(items)
+    made: list[weakref.ref[Producer]] = []
+
+    class _TrackedProducer(Producer):  # the C type takes no weak references; a subclass does
+        pass
+
+    def factory(config: dict[str, Any]) -> Producer:
+        producer = _TrackedProducer(config)
+        made.append(weakref.ref(producer))
+        return producer
+
+    settings = _settings(kafka_broker, kafka_topic, tmp_path)
+    gc.disable()  # only reference counting may free it
+    try:
+        outbox = Outbox(
+            settings, wal_dir=wal.wal_dir, hmac_key=None, engine_id="eng1", producer_factory=factory
+        )
+        outbox.start()
+        _wait(lambda: outbox.acked_seq == len(items), what="published")
+        outbox.close_blocking(5.0)
+        assert len(made) == 1
+        assert made[0]() is None
+    finally:
+        gc.enable()

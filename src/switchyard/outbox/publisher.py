@@ -597,8 +597,10 @@ def ensure_topic(bootstrap: str, topic: str, partitions: int) -> bool:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     wanted = NewTopic(topic, num_partitions=partitions, replication_factor=1)
     try:
-        futures = admin.create_topics([wanted], request_timeout=2.0)
-        futures[topic].result(timeout=3.0)
+        # No local keeps the future: it holds the exception it raises, whose traceback holds
+        # this frame and the callers' (with the outbox's new producer); with the future in a
+        # local that is a cycle, and the producer lived on until a full garbage collection.
+        admin.create_topics([wanted], request_timeout=2.0)[topic].result(timeout=3.0)
         log.info("event=kafka_topic_created topic=%s partitions=%d", topic, partitions)
     except KafkaException as error:
         code = error.args[0].code() if error.args else None
