@@ -328,3 +328,12 @@ def test_loop_budget_off_or_unknown_cpu_leaves_the_law_alone() -> None:
     assert off.limit == 480  # the probe grew it
     assert unknown.limit == 480
     assert unknown.last_tick_loop_busy is None
+
+
+def test_loop_budget_holds_the_limit_just_below_the_budget() -> None:
+    subject = controller(limit_initial=400, limit_min=16, loop_busy_max=0.8, target_wal_age_s=1.0)
+    driver = BusyDriver(subject)
+
+    driver.tick(0.75)  # over 85% of the budget, under the budget: no probe
+
+    assert subject.limit == 400
