@@ -356,13 +356,11 @@ class Outbox:
         return self._clock.mono_ns() - self._unacked_since_ns >= interval_ms * 1_000_000
 
     def _idle(self, producer: Producer) -> None:
-        wait_s = self.settings.poll_interval_ms / 1000
+        self._wakeup.wait(self.settings.poll_interval_ms / 1000)
+        self._wakeup.clear()
         if self.sent_seq > self.acked_seq:
-            producer.flush(wait_s)  # nothing new to read: send what lingers, await the acks
+            producer.poll(0)
             self._advance(producer)
-        else:
-            self._wakeup.wait(wait_s)
-            self._wakeup.clear()
 
     def _read_and_send(self, producer: Producer, max_records: int) -> int:
         assert self._tailer is not None
