@@ -4,12 +4,15 @@ lag (WAL durable -> back office applied), and what the outbox thread costs the e
 Run: `make bench-outbox` (or `.venv/bin/python -m bench.outbox.run --help`). Starts its own
 tansu broker on a free loopback port. Phases:
 
-1. throughput: the same N envelopes (a seeded order flow, ~190 B each) are sent
-   (a) by a bare confluent-kafka producer (pre-encoded bytes, produce + poll + flush) and
+1. throughput: the same N envelopes (a seeded order flow, ~370 B each, with the WAL record's
+   timestamp) are sent
+   (a) by a bare confluent-kafka producer (pre-encoded bytes, produce + a poll per 512 +
+   flush) and
    (b) by the Outbox from a real WAL written by the Journal (read, verify the chain, decode,
-   encode, produce, track delivery reports, store the offset file). Same producer settings
-   (idempotent, acks=all, linger, lz4), fresh topic each, interleaved `--repeats` times; the
-   medians are reported with their ratio (target >= 0.70).
+   encode, produce, prove the acknowledged watermark, store the offset file). Same producer
+   settings (idempotent, acks=all, linger, lz4, failures-only delivery reports), both warmed
+   up the same way, fresh topic each, interleaved `--repeats` times; the medians are
+   reported with their ratio (target >= 0.70).
 2. lag: a writer thread appends to the Journal at `--rate` records/s (group commit, fdatasync
    inline) and notifies the outbox; a back office apply loop (Kafka consumer group, SQLite)
    commits each batch; per event, lag = commit time - the time its WAL batch became durable.
@@ -65,7 +68,13 @@ from switchyard.wal.journal import Journal
 from switchyard.wal.payload import encode_payload
 from switchyard.wal.settings import JournalSettings
 
-PRODUCER = {"enable.idempotence": True, "acks": "all", "linger.ms": 2, "compression.type": "lz4"}
+PRODUCER = {  # what the outbox sets too (publisher.Outbox._new_producer)
+    "enable.idempotence": True,
+    "acks": "all",
+    "linger.ms": 2,
+    "compression.type": "lz4",
+    "delivery.report.only.error": True,
+}
 WARM_UP_TOPIC = "bench.warmup"
 PHASES = ("throughput", "lag", "loop")
 
@@ -197,32 +206,37 @@ class WarmOutbox(Outbox):
 
 
 def bare_rate(bootstrap: str, messages: list[tuple[bytes, bytes, int]]) -> dict[str, float]:
-    """Acknowledged messages per second, from the first produce to the last acknowledgement."""
+    """Acknowledged messages per second, from the first produce to the last acknowledgement.
+
+    The same producer settings as the outbox's (PRODUCER, failures-only delivery reports) and
+    the same calls: produce() with positional arguments, a poll(0) per 512 messages (the
+    outbox's batch), flush() at the end; flush() returning 0 with no failure reported means
+    every message was acknowledged.
+    """
     topic = f"bench.bare.{uuid.uuid4().hex[:8]}"
     create_topic(bootstrap, topic, partitions=3)
-    producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER})
+    errors: list[object] = []
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, **PRODUCER, "on_delivery": lambda e, _m: errors.append(e)}
+    )
     warm_up(producer, topic)
-    delivered = [0]
-
-    def on_delivery(error: object, _message: object) -> None:
-        if error is None:
-            delivered[0] += 1
-
     produce, poll = producer.produce, producer.poll
     cpu_before = time.process_time()
     started = time.perf_counter()
-    for key, value, timestamp_ms in messages:
+    for index, (key, value, timestamp_ms) in enumerate(messages):
         while True:
             try:
-                produce(topic, value, key, on_delivery=on_delivery, timestamp=timestamp_ms)
+                produce(topic, value, key, -1, None, None, timestamp_ms)
                 break
             except BufferError:
                 poll(0.01)
-        poll(0)
-    producer.flush(60)
+        if index % 512 == 511:
+            poll(0)
+    remaining = producer.flush(60)
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_before
-    assert delivered[0] == len(messages), f"bare producer delivered {delivered[0]}"
+    assert remaining == 0, f"bare producer: {remaining} messages not delivered"
+    assert not errors, f"bare producer: delivery failed: {errors[:3]}"
     return {
         "rate": len(messages) / elapsed,
         "processCpuSecondsPerRecordUs": cpu / len(messages) * 1e6,

@@ -298,3 +298,30 @@ def test_outbox_closed_releases_its_producer_without_a_garbage_collection(
         assert made[0]() is None
     finally:
         gc.enable()
+
+
+def test_outbox_messages_carry_the_record_time_as_their_timestamp(
+    kafka_broker: TansuBroker,
+    kafka_topic: str,
+    tmp_path: Path,
+    wal: WALWriter,
+    running: list[Outbox],
+) -> None:
+    """The outbox calls produce() positionally (faster); this pins the argument order."""
+    from confluent_kafka import TIMESTAMP_CREATE_TIME, Consumer, TopicPartition
+
+    create_topic(kafka_broker.bootstrap, kafka_topic, partitions=3)
+    items, _ = order_flow(seed=23, orders=10)
+    wal.append_all(items)
+    outbox = _start(_settings(kafka_broker, kafka_topic, tmp_path), wal, running)
+    _wait(lambda: outbox.acked_seq == len(items), what="published")
+    consumer = Consumer({"bootstrap.servers": kafka_broker.bootstrap, "group.id": "timestamps"})
+    consumer.assign([TopicPartition(kafka_topic, partition, 0) for partition in range(3)])
+    stamps: dict[int, tuple[int, int]] = {}
+    deadline = time.monotonic() + 30
+    while len(stamps) < len(items) and time.monotonic() < deadline:
+        message = consumer.poll(0.5)
+        if message is not None and message.error() is None:
+            stamps[orjson.loads(message.value())["seq"]] = message.timestamp()
+    consumer.close()
+    assert stamps == {seq: (TIMESTAMP_CREATE_TIME, ts_ns // 1_000_000) for seq, ts_ns, _ in items}

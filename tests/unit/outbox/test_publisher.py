@@ -81,7 +81,19 @@ class _FakeProducer:
         self.unacknowledged: list[bytes] = []
         self.failed: list[bytes] = []  # failure reports not served yet
 
-    def produce(self, topic: str, value: bytes, key: bytes, *, timestamp: int) -> None:
+    def produce(  # confluent-kafka's positional order
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes,
+        partition: int,
+        callback: object,
+        on_delivery: object,
+        timestamp: int,
+    ) -> None:
+        assert partition == -1  # the key partitioner chooses
+        assert callback is None
+        assert on_delivery is None  # the default (failures only) callback
         self.values.append(value)
         self.unacknowledged.append(value)
 
