@@ -108,9 +108,10 @@ def exchange(
     async def run() -> tuple[list[bytes], dict[str, Any]]:
         gateway = await _built(tmp_path, extra)
         state = gateway.http.state
-        if not early:
-            state.early.clear()
         admission = _admission(gateway)
+        if not early:
+            admission._on_refusing = None  # never armed: the handler's path only
+            state.early.clear()
         if kw.get("inflight"):
             gateway.node.order_outcomes["accepted"] += 1  # one order inflight, never durable
         protocol = HTTPProtocol(state)
@@ -134,6 +135,7 @@ def exchange(
             },
             "requests": state.counters["requests"],
             "early": state.counters["early_answers"],
+            "armedAtEnd": bool(state.early),
         }
         if kw.get("inflight"):
             gateway.node.order_outcomes["accepted"] -= 1
@@ -186,10 +188,10 @@ def test_early_disk_free_refusals_equal_the_handlers(tmp_path: Path, token: byte
     assert b'"error":"BACKPRESSURE_DISK_FREE"' in early_answers[0]
     assert b"retry-after: 5\r\n" in early_answers[0]
     assert early_moved["early"] == 4  # the first refusal starts shedding; the rest are early
+    assert early_moved["armedAtEnd"] is True
     assert usual_moved["early"] == 0
-    assert {k: v for k, v in early_moved.items() if k != "early"} == {
-        k: v for k, v in usual_moved.items() if k != "early"
-    }
+    same = ("refused", "authRefused", "responses", "requests")
+    assert {k: early_moved[k] for k in same} == {k: usual_moved[k] for k in same}
 
 
 def test_early_adaptive_refusals_equal_the_handlers(tmp_path: Path, token: bytes) -> None:
@@ -268,4 +270,5 @@ def test_early_check_admits_when_admission_does(tmp_path: Path, token: bytes) ->
     assert [a[9:12] for a in early_answers] == [b"202", b"429", b"202"]
     assert [a[9:12] for a in usual_answers] == [b"202", b"429", b"202"]
     assert early_moved["early"] == 0  # asked about o2 (shedding), admitted: the usual path
+    assert early_moved["armedAtEnd"] is False  # admitting disarms the early check
     assert early_moved["refused"] == [0, 0, 0, 0, 0, 0, 0, 1, 0]

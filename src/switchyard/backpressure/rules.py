@@ -160,6 +160,7 @@ class Admission(Generic[T]):
         "_inflight_max",
         "_journal",
         "_mono_ns",
+        "_on_refusing",
         "_orders",
         "_outcomes",
         "_respond",
@@ -188,12 +189,14 @@ class Admission(Generic[T]):
         mono_ns: Callable[[], int],
         respond: Callable[[int], T],
         controller: InflightController | None = None,
+        on_refusing: Callable[[bool], None] | None = None,
     ) -> None:
         assert controller is None or controller.enabled
         # config
         self.settings = settings
         self._controller = controller
         self._respond = respond
+        self._on_refusing = on_refusing  # told when `last_refused` changes
         self._inflight_max = settings.inflight_max if settings.inflight_max is not None else _OFF
         # Unset, the WAL-bytes bound is the journal's safety bound, checked by the sampler.
         self._wal_bytes_max = settings.wal_bytes_max if settings.wal_bytes_max is not None else _OFF
@@ -216,7 +219,8 @@ class Admission(Generic[T]):
         self.inflight_high_water = 0  # most orders inflight at once (admission's bound)
         self.refused = [0] * len(KINDS)  # refusals by KINDS index
         # The last check refused: while shedding, the caller may ask before doing any other
-        # work for an order (the gateway's HTTP layer does, to keep refusals cheap).
+        # work for an order (the gateway's HTTP layer does, to keep refusals cheap); each
+        # change is passed to `on_refusing`, so the caller can arm that only while shedding.
         self.last_refused = False
 
     @property
@@ -252,7 +256,8 @@ class Admission(Generic[T]):
                 return self._refuse(_BY_REASON[reason])
         if inflight >= self.inflight_high_water:
             self.inflight_high_water = inflight + 1  # this order is about to be accepted
-        self.last_refused = False
+        if self.last_refused:
+            self._refusing_changed(False)
         return None
 
     def _wal_age_now(self) -> int:
@@ -261,8 +266,14 @@ class Admission(Generic[T]):
 
     def _refuse(self, index: int) -> T:
         self.refused[index] += 1
-        self.last_refused = True
+        if not self.last_refused:
+            self._refusing_changed(True)
         return self._respond(index)
+
+    def _refusing_changed(self, refusing: bool) -> None:
+        self.last_refused = refusing
+        if self._on_refusing is not None:
+            self._on_refusing(refusing)
 
     # --- from the timer --------------------------------------------------------------------
 

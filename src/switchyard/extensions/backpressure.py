@@ -56,6 +56,7 @@ ORDER = 10  # admission control first: ownership (20) and the features that appe
 
 SAMPLE_INTERVAL_MAX_S: Final = 0.05  # disk poll and controller sampling period (upper bound)
 SHEDDING_WINDOW_NS: Final = 1_000_000_000  # /health stays degraded this long after a refusal
+EARLY_PATH: Final = "/orders"  # POST: refused in the HTTP layer while shedding
 
 Responder = Callable[[], Response]
 
@@ -81,6 +82,7 @@ class Backpressure:
             mono_ns=node.clock.mono_ns,
             respond=self._respond,
             controller=self.controller if settings.controller.enabled else None,
+            on_refusing=self._arm_early,
         )
         self.interval_s = min(SAMPLE_INTERVAL_MAX_S, settings.controller.tick_ms / 1000)
         self.samples = 0
@@ -97,6 +99,10 @@ class Backpressure:
         """What POST /orders calls before decoding: None to go on, else the refusal."""
         return self.admission.check
 
+    def _arm_early(self, refusing: bool) -> None:
+        # The early check is in force only while shedding: accepted orders then pay nothing.
+        self.gateway.http.state.arm_early(EARLY_PATH, armed=refusing)
+
     def early_check(self) -> EarlyCheck:
         """POST /orders' answer before routing while shedding, else None (the usual path).
 
@@ -107,7 +113,7 @@ class Backpressure:
         (503 SHUTTING_DOWN), and then admission decides: its refusal, counted as always, or
         None and the order takes the usual path (which asks admission again and gets the same
         answer: nothing changed in between). Only while the last check refused, so accepted
-        orders pay one attribute test.
+        orders pay nothing (the HTTP layer asks only while it is armed, `_arm_early`).
         """
         admission = self.admission
         authenticate = self.gateway.ctx.auth.authenticate
@@ -404,7 +410,9 @@ def install(gateway: Gateway, environ: Mapping[str, str]) -> Backpressure:
     backpressure = Backpressure(gateway, settings)
     extras: dict[str, Any] = gateway.ctx.extras
     extras["admission"] = backpressure.hook()
-    gateway.http.state.answer_early("POST", "/orders", backpressure.early_check())
+    gateway.http.state.answer_early(
+        "POST", EARLY_PATH, backpressure.early_check(), armed=backpressure.admission.last_refused
+    )
     extras["registry"].register(BackpressureCollector(backpressure))
     extras["health_checks"]["backpressure"] = backpressure.health
     extras["stats_sources"].append(backpressure.stats)

@@ -220,3 +220,17 @@ def test_prebuilt_response_bytes_follow_the_date_header() -> None:
 
     assert b"date: Thu, 01 Jan 2099" not in first
     assert b"date: Thu, 01 Jan 2099 00:00:00 GMT\r\n" in second
+
+
+def test_disarmed_early_check_is_not_asked_until_armed_again() -> None:
+    harness = Harness(lambda headers, body: REFUSAL)
+
+    harness.state.arm_early("/orders", armed=False)
+    disarmed = harness.feed(post())
+    harness.state.arm_early("/orders", armed=True)
+    armed = harness.feed(post())
+
+    assert statuses(disarmed) == [202]
+    assert statuses(armed) == [429]
+    assert len(harness.asked) == 1
+    assert harness.state.early  # armed: the protocol reads it

@@ -251,3 +251,28 @@ def test_check_last_refused_follows_the_last_answer() -> None:
     signals.inflight = 3
     assert subject.check() is None
     assert subject.last_refused is False
+
+
+def test_check_tells_on_refusing_only_when_it_changes() -> None:
+    signals = Signals(inflight=7)
+    settings = BackpressureSettings.from_env({"BACKPRESSURE_INFLIGHT_MAX": "8"})
+    told: list[bool] = []
+    subject = Admission(
+        settings,
+        journal=signals,
+        orders=signals,
+        venue=signals,
+        mono_ns=lambda: signals.now_ns,
+        respond=lambda index: index,
+        on_refusing=told.append,
+    )
+
+    subject.check()
+    signals.inflight = 8
+    subject.check()
+    subject.check()
+    signals.inflight = 0
+    subject.check()
+    subject.check()
+
+    assert told == [True, False]

@@ -47,6 +47,7 @@ class ServerState:
     """What all connections of one server share. Mutated only on the event loop."""
 
     __slots__ = (
+        "_early_registered",
         "closing",
         "coarse_ns",
         "connections",
@@ -67,7 +68,9 @@ class ServerState:
         self.connections: set[HTTPProtocol] = set()
         self.counters: Counter[str] = Counter()
         self.responses: Counter[int] = Counter()  # responses written, by status code
-        self.early: dict[bytes, tuple[bytes, EarlyCheck]] = {}  # path -> (method, check)
+        # path -> (method, check): the early checks in force (armed); the protocol reads this
+        self.early: dict[bytes, tuple[bytes, EarlyCheck]] = {}
+        self._early_registered: dict[bytes, tuple[bytes, EarlyCheck]] = {}
         self.dirty: list[HTTPProtocol] = []  # connections holding answers for this iteration
         self.flush_scheduled = False
         self.loop: asyncio.AbstractEventLoop | None = None  # asyncio's lookup costs a getpid()
@@ -76,9 +79,13 @@ class ServerState:
         self.date_header = b""
         self.tick()
 
-    def answer_early(self, method: str, path: str, check: EarlyCheck) -> None:
+    def answer_early(
+        self, method: str, path: str, check: EarlyCheck, *, armed: bool = True
+    ) -> None:
         """Ask `check(headers, body)` about every complete `method path` request (any query)
-        before it is routed: a Response answers it there and then, None routes it as usual.
+        before it is routed, while armed (`arm_early`): a Response answers it there and then,
+        None routes it as usual. Disarmed, requests pay one dict test: arm it only while the
+        check may answer (backpressure: while shedding).
 
         For refusals that must stay cheap under overload (backpressure sheds orders without
         building a Request, routing or running the handler). Only keep-alive requests with
@@ -89,8 +96,17 @@ class ServerState:
         assert path.startswith("/"), path
         assert "?" not in path, path
         key = path.encode("latin-1")
-        assert key not in self.early, f"{method} {path}: one early check per path"
-        self.early[key] = (method.encode("latin-1"), check)
+        assert key not in self._early_registered, f"{method} {path}: one early check per path"
+        self._early_registered[key] = (method.encode("latin-1"), check)
+        self.arm_early(path, armed=armed)
+
+    def arm_early(self, path: str, *, armed: bool) -> None:
+        """Put the early check registered for `path` in force, or take it out."""
+        key = path.encode("latin-1")
+        if armed:
+            self.early[key] = self._early_registered[key]
+        else:
+            self.early.pop(key, None)
 
     def mark_dirty(self, protocol: HTTPProtocol) -> None:
         """`protocol` holds answers: write them (all connections') at the end of this loop
