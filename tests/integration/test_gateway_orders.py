@@ -271,7 +271,7 @@ def test_sse_resume_has_no_gap_and_no_duplicate(gateway: GatewayProcess) -> None
     cut = ids[2]
     resumed = carol.stream("/stream", headers={"last-event-id": str(cut)})
     seen: list[int] = []
-    for _ in range(len(ids) - 3):
+    while len(seen) < len(ids) - 3:  # events without an id (no replay position) do not count
         event_id, _, data = resumed.next_event()
         if event_id is not None:
             seen.append(event_id)
