@@ -35,7 +35,7 @@ class OutboxCollector(Collector):
         yield _counter(
             "gateway_kafka_publish_queued", "records handed to the producer", o.publish_queued
         )
-        yield _counter("gateway_kafka_delivery_ok", "successful delivery reports", o.delivery_ok)
+        yield _counter("gateway_kafka_delivery_ok", "records proven delivered", o.delivery_ok)
         yield _counter("gateway_kafka_delivery_err", "failed delivery reports", o.delivery_errors)
         yield _counter("gateway_outbox_records_read", "WAL records read", o.records_read)
         yield _counter(

@@ -87,8 +87,9 @@ OUTBOX_INFLIGHT_MAX = env.declare(
 OUTBOX_OFFSET_FLUSH_MS = env.declare(
     "OUTBOX_OFFSET_FLUSH_MS",
     "100",
-    "Least interval between two offset file writes (each is a write + fsync + rename). It "
-    "bounds how much is re-sent after a crash, never what is lost.",
+    "Least interval between two offset file writes (each is a write + fsync + rename); under "
+    "continuous load also how often the outbox pauses to flush and prove its acknowledged "
+    "watermark (at least 10 ms). It bounds how much is re-sent after a crash, never what is lost.",
     env.integer(0, 60_000),
     section=_SECTION,
 )
