@@ -41,12 +41,14 @@ import uvloop
 from bench.overload import loadgen
 from switchyard.testing.gateway_harness import GatewayProcess
 
-# Both gateways: bounded state (IOC orders expire at once; at most 20,000 retained orders and
-# idempotency keys), so memory does not grow with the run and RSS reflects queues only.
+# Both gateways: bounded state (IOC orders expire at once; at most 20,000 retained orders,
+# idempotency keys and venue final orders), so memory stops growing once the caps are reached
+# and RSS then reflects queues only.
 COMMON_ENV = {
     "GATEWAY_ORDERS_RETAINED_MAX": "20000",
     "GATEWAY_ORDERS_OPEN_MAX": "20000",
     "GATEWAY_IDEMPOTENCY_MAX": "20000",
+    "VENUE_FINAL_ORDERS_RETAINED_MAX": "20000",
     "IDEMPOTENCY_TTL_SEC": "60",
     "LOG_LEVEL": "WARNING",
     "WAL_SEGMENT_SIZE_BYTES": str(64 * 1024 * 1024),

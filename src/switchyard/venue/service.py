@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from switchyard.book import MatchingEngine, SymbolSpec
 from switchyard.core.codes import Reason
 from switchyard.core.enums import ReportKind, SelfTradePolicy, Side
-from switchyard.core.limits import VENUE_BOOK_DEPTH_MAX
+from switchyard.core.limits import VENUE_BOOK_DEPTH_MAX, VENUE_FINAL_ORDERS_RETAINED_MAX
 from switchyard.core.messages import (
     BookSnapshot,
     ExecReport,
@@ -47,9 +47,12 @@ class VenueService:
         liquidity_config: LiquidityConfig | None = None,
         seed: int = 0,
         stp_policy: SelfTradePolicy = SelfTradePolicy.CANCEL_RESTING,
+        final_retained_max: int = VENUE_FINAL_ORDERS_RETAINED_MAX,
     ) -> None:
         specs = tuple(specs)
-        self.engine = MatchingEngine(specs, stp_policy=stp_policy)
+        self.engine = MatchingEngine(
+            specs, stp_policy=stp_policy, final_retained_max=final_retained_max
+        )
         self.makers: dict[str, MarketMaker] = {}
         if liquidity:
             config = liquidity_config or LiquidityConfig()
@@ -69,6 +72,7 @@ class VenueService:
             liquidity_config=settings.liquidity_config,
             seed=settings.seed,
             stp_policy=settings.stp_policy,
+            final_retained_max=settings.final_retained_max,
         )
 
     def symbols(self) -> list[str]:

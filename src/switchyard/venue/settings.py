@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from switchyard.book.spec import SymbolSpec, parse_symbol_specs
 from switchyard.core.enums import SelfTradePolicy
 from switchyard.core.env import boolean, choice, declare, integer, number, text
+from switchyard.core.limits import VENUE_FINAL_ORDERS_RETAINED_MAX as FINAL_ORDERS_RETAINED_MAX
 
 SECTION = "venue"
 
@@ -127,6 +128,14 @@ EXCHANGE_TCP_SESSION = declare(
     text,
     section=SECTION,
 )
+VENUE_FINAL_ORDERS_RETAINED_MAX = declare(
+    "VENUE_FINAL_ORDERS_RETAINED_MAX",
+    str(FINAL_ORDERS_RETAINED_MAX),
+    "Finished orders the venue remembers (for duplicate ids and STATUS), oldest forgotten first; "
+    "bounds its memory (~130 B each)",
+    integer(1, 10_000_000),
+    section=SECTION,
+)
 VENUE_METRICS_PORT = declare(
     "VENUE_METRICS_PORT",
     "9902",
@@ -164,6 +173,7 @@ class VenueSettings:
     tcp_bind: str
     tcp_session: str
     metrics_port: int
+    final_retained_max: int = FINAL_ORDERS_RETAINED_MAX
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> VenueSettings:
@@ -193,4 +203,5 @@ class VenueSettings:
             tcp_bind=EXCHANGE_TCP_BIND.read(environ),
             tcp_session=session,
             metrics_port=VENUE_METRICS_PORT.read(environ),
+            final_retained_max=VENUE_FINAL_ORDERS_RETAINED_MAX.read(environ),
         )

@@ -127,3 +127,19 @@ def test_service_makers_keep_full_depth_through_a_volatile_walk() -> None:
     assert not [
         o for o in service.engine.registry.final.values() if o.reason == Reason.SELF_TRADE_PREVENTED
     ]
+
+
+def test_final_order_retention_comes_from_the_environment() -> None:
+    settings = VenueSettings.from_env({"VENUE_FINAL_ORDERS_RETAINED_MAX": "2"})
+    assert settings.final_retained_max == 2
+    service = VenueService.from_settings(settings)
+    for index in range(3):  # no liquidity: each IOC order expires at once and is final
+        order = VenueNewOrder(
+            f"f{index}", "alice", "BTC", Side.BUY, OrderType.MARKET, 1, 0, TimeInForce.IOC
+        )
+        service.handle(order, index + 1)
+    assert service.engine.order("f0") is None  # the oldest final order is forgotten
+    assert service.engine.order("f1") is not None
+    assert service.engine.order("f2") is not None
+    with pytest.raises(ConfigError, match="VENUE_FINAL_ORDERS_RETAINED_MAX"):
+        VenueSettings.from_env({"VENUE_FINAL_ORDERS_RETAINED_MAX": "0"})
