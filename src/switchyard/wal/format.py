@@ -47,7 +47,7 @@ RECORD_HEADER = struct.Struct("<2sBBIQq")
 RECORD_HEADER_SIZE: Final = RECORD_HEADER.size  # 24
 RECORD_TRAILER_SIZE: Final = CHAIN_SIZE + 4
 RECORD_OVERHEAD: Final = RECORD_HEADER_SIZE + RECORD_TRAILER_SIZE  # 60 bytes per record
-_CRC = struct.Struct("<I")
+CRC: Final = struct.Struct("<I")  # the crc32 that ends a record, a batch header, a segment header
 
 SEQ_MAX: Final = 2**63 - 1
 PAYLOAD_LENGTH_MAX: Final = 2**31 - 1  # format limit; the configured limit is far lower
@@ -140,7 +140,7 @@ def encode_record_into(
     chain = hasher.next(prev_hash, view[offset:body_end])
     buffer[body_end : body_end + CHAIN_SIZE] = chain
     crc_at = body_end + CHAIN_SIZE
-    _CRC.pack_into(buffer, crc_at, zlib.crc32(view[offset:crc_at]))
+    CRC.pack_into(buffer, crc_at, zlib.crc32(view[offset:crc_at]))
     return chain
 
 
@@ -196,7 +196,7 @@ def check_record(data: bytes | memoryview, offset: int, end: int) -> RecordHeade
     if offset + record_size(header.payload_length) != end:
         raise FrameError("record length does not match its frame")
     crc_at = end - 4
-    (stored,) = _CRC.unpack_from(data, crc_at)
+    (stored,) = CRC.unpack_from(data, crc_at)
     if zlib.crc32(memoryview(data)[offset:crc_at]) != stored:
         raise FrameError(f"record checksum mismatch (seq {header.seq} by its header)")
     return header
@@ -210,7 +210,7 @@ def encode_batch_header(*, first_seq: int, count: int, length: int) -> bytes:
     assert count >= 1
     assert length >= count * RECORD_OVERHEAD
     head = BATCH_HEADER.pack(BATCH_MAGIC, length, first_seq, count, 0)
-    return head[:20] + _CRC.pack(zlib.crc32(head[:20]))
+    return head[:20] + CRC.pack(zlib.crc32(head[:20]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,14 +270,14 @@ def encode_segment_header(header: SegmentHeader) -> bytes:
         header.prev_hash,
         key_id.ljust(KEY_ID_SIZE, b"\x00"),
     )
-    _CRC.pack_into(buffer, _SEGMENT_CRC_OFFSET, zlib.crc32(buffer[:_SEGMENT_CRC_OFFSET]))
+    CRC.pack_into(buffer, _SEGMENT_CRC_OFFSET, zlib.crc32(buffer[:_SEGMENT_CRC_OFFSET]))
     return bytes(buffer)
 
 
 def decode_segment_header(data: bytes | memoryview) -> SegmentHeader:
     if len(data) < SEGMENT_HEADER_SIZE:
         raise FrameError("segment header truncated")
-    (stored,) = _CRC.unpack_from(data, _SEGMENT_CRC_OFFSET)
+    (stored,) = CRC.unpack_from(data, _SEGMENT_CRC_OFFSET)
     if zlib.crc32(memoryview(data)[:_SEGMENT_CRC_OFFSET]) != stored:
         raise FrameError("segment header checksum mismatch")
     fields = _SEGMENT_FIELDS.unpack_from(data, 0)

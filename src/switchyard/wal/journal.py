@@ -10,7 +10,6 @@ JournalFatal (the process is expected to stop; recovery decides on restart).
 """
 
 import os
-import struct
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from .errors import JournalError, JournalFatal, WALLocked
 from .flushers import Flusher
 from .format import (
     CHAIN_SIZE,
+    CRC,
     FORMAT_VERSION,
     RECORD_HEADER,
     RECORD_HEADER_SIZE,
@@ -44,7 +44,7 @@ from .settings import JournalSettings
 from .writer import SpareSegment, SpareUnavailable, WriterPlan, init_watermark, install_segment
 
 LOCK_FILE = "LOCK"
-_CRC_PACK = struct.Struct("<I").pack_into
+_CRC_PACK = CRC.pack_into
 
 
 class Journal:

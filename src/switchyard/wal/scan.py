@@ -6,7 +6,6 @@ offline tools. A frame is either valid as a whole or reported as a `BadFrame` wi
 of the first failed check; deciding whether that is a torn tail or corruption is recovery's job.
 """
 
-import struct
 from collections.abc import Callable
 from typing import Final
 from zlib import crc32
@@ -17,6 +16,7 @@ from .format import (
     BATCH_HEADER_SIZE,
     BATCH_MAGIC,
     CHAIN_SIZE,
+    CRC,
     FORMAT_VERSION,
     RECORD_HEADER,
     RECORD_HEADER_SIZE,
@@ -32,7 +32,6 @@ ReadFn = Callable[[int, int], bytes]  # read(offset, size) -> up to `size` bytes
 
 _ZERO_BATCH_HEADER: Final = bytes(BATCH_HEADER_SIZE)
 _SEARCH_WINDOW_BYTES: Final = 1 << 20
-_CRC: Final = struct.Struct("<I")  # a record's trailing crc32
 
 
 class WALRecord(msgspec.Struct, frozen=True, gc=False):
@@ -136,7 +135,7 @@ def _parse_records(
     # WALRecord positionally; the checks and their order are those of the format (docs/WAL.md).
     view = memoryview(body)
     unpack = RECORD_HEADER.unpack_from
-    unpack_crc = _CRC.unpack_from
+    unpack_crc = CRC.unpack_from
     chain_next = hasher.next if hasher is not None else None
     records: list[WALRecord] = []
     append = records.append
