@@ -42,7 +42,12 @@ class GatewayContext:
 
 def authenticate(ctx: GatewayContext, request: Request) -> Principal | Response:
     """The caller, or the 401 answer to send."""
-    result = ctx.auth.authenticate(request.headers.get(b"authorization"))
+    return authenticate_headers(ctx, request.headers)
+
+
+def authenticate_headers(ctx: GatewayContext, headers: dict[bytes, bytes]) -> Principal | Response:
+    """`authenticate` from the headers alone (the HTTP layer's early checks have no Request)."""
+    result = ctx.auth.authenticate(headers.get(b"authorization"))
     if isinstance(result, AuthFailure):
         return unauthorized(result)
     return result

@@ -34,8 +34,7 @@ import orjson
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from switchyard.adapters.api_common import unauthorized
-from switchyard.adapters.auth import Principal
+from switchyard.adapters.api_common import authenticate_headers
 from switchyard.adapters.http import EarlyCheck, Response, is_json_body
 from switchyard.backpressure import (
     KINDS,
@@ -116,15 +115,15 @@ class Backpressure:
         orders pay nothing (the HTTP layer asks only while it is armed, `_arm_early`).
         """
         admission = self.admission
-        authenticate = self.gateway.ctx.auth.authenticate
+        ctx = self.gateway.ctx
         node = self.node
 
         def check(headers: dict[bytes, bytes], body: bytes) -> Response | None:
-            if not admission.last_refused or not is_json_body(headers, body):
+            if not is_json_body(headers, body):
                 return None
-            principal = authenticate(headers.get(b"authorization"))
-            if not isinstance(principal, Principal):
-                return unauthorized(principal)
+            principal = authenticate_headers(ctx, headers)
+            if isinstance(principal, Response):
+                return principal
             if not node.accepting:
                 return None
             return admission.check()

@@ -308,17 +308,7 @@ class HTTPProtocol(asyncio.Protocol):
             return False
         state.counters["requests"] += 1
         state.counters["early_answers"] += 1
-        self._expect_continue = False
-        close = response.close
-        self._write_response(response, head_only=False, close=close)
-        if close:
-            self.closed = True
-            if self.transport is not None:
-                self.transport.close()
-        elif self._client_eof:
-            self.close()
-        else:
-            self._set_deadline(_IDLE, state.limits.keepalive_idle_ns)
+        self._answer(response, head_only=False, close=response.close)
         return True
 
     # --- answering ----------------------------------------------------------------------
@@ -365,11 +355,15 @@ class HTTPProtocol(asyncio.Protocol):
         if isinstance(response, StreamResponse):
             self._start_stream(response)
             return
-        if self._expect_continue:
-            self._expect_continue = False
         # Decided per connection, never written back: a prebuilt Response may be shared.
         close = response.close or not request.keep_alive or self.state.closing
-        self._write_response(response, head_only=request.method == "HEAD", close=close)
+        self._answer(response, head_only=request.method == "HEAD", close=close)
+
+    def _answer(self, response: Response, *, head_only: bool, close: bool) -> None:
+        """Write a complete answer, then close the connection or wait for the next request."""
+        if self._expect_continue:
+            self._expect_continue = False
+        self._write_response(response, head_only=head_only, close=close)
         if close:
             self.closed = True
             if self.transport is not None:
