@@ -212,7 +212,7 @@ class InflightController:
         self.last_tick_loop_busy = busy
         self._last_loop_cpu_ns = loop_cpu_ns
         if self.enabled:
-            budget = self._loop_busy_max if busy is not None else 0.0
+            budget = self._loop_busy_max  # 0: off
             if budget and busy is not None and busy > budget:
                 self._step_limit_busy()
             else:
