@@ -58,7 +58,6 @@ from switchyard.outbox import (
     OffsetFile,
     Outbox,
     OutboxSettings,
-    kafka_key,
     source_name,
 )
 from switchyard.outbox.publisher import SystemClock
@@ -267,7 +266,7 @@ def phase_throughput(broker: TansuBroker, records: int, repeats: int, work: Path
     encoder = EnvelopeEncoder(source_name("gw1", writer.wal_id))
     wal_ts_ns = [record.ts_ns for record in WALReader(wal_dir, hmac_key=None).iter_from(1)]
     messages = [  # what the outbox sends: key, envelope and the WAL record's time (ms)
-        (kafka_key(record).encode(), encoder.encode(record, seq=seq, ts_ns=ts_ns), ts_ns // 10**6)
+        (*encoder.encode_keyed(record, seq=seq, ts_ns=ts_ns), ts_ns // 10**6)
         for (seq, _, record), ts_ns in zip(items, wal_ts_ns, strict=True)
     ]
     bare, outbox, cpu, bare_cpu = [], [], [], []

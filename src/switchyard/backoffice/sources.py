@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from switchyard.core.events import SessionStarted
-from switchyard.outbox import EnvelopeEncoder, kafka_key, source_name, wal_identity
+from switchyard.outbox import EnvelopeEncoder, source_name, wal_identity
 from switchyard.outbox.publisher import ensure_topic
 from switchyard.outbox.sessions import EngineHistory
 from switchyard.outbox.settings import DEFAULT_ENGINE_ID
@@ -284,7 +284,6 @@ class WALEventSource:
             if isinstance(event, SessionStarted):
                 self._engines.seen(record.seq, event.engine_id)
                 encoder.source = source_name(event.engine_id, self._wal_id)
-            kafka_key(event)  # the same checks as the outbox's path
             raw = encoder.encode(event, seq=record.seq, ts_ns=record.ts_ns)
             out.append(Delivery(raw, f"wal:{self._wal_id}:{record.seq}"))
             self._polled = record.seq

@@ -135,7 +135,8 @@ def source_name(engine_id: str, wal_id: str) -> str:
 
 def kafka_key(record: Record) -> str:
     """The partitioning key: the account, so one account's events stay in order."""
-    return _BUILDERS[type(record)](record, 1, 0, "", "")[0]
+    key: str = getattr(record, _KEY_FIELD.get(type(record), "account_id"))
+    return key
 
 
 class EnvelopeEncoder:
