@@ -10,9 +10,11 @@ e.g. the fake one in a deterministic simulation).
 """
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
+
+import msgspec
 
 from .errors import WALCorruption, WALError
 from .format import (
@@ -31,9 +33,31 @@ from .format import (
 from .scan import BadFrame, WALRecord, peek_batch, read_batch
 from .watermark import WATERMARK_FILE, WATERMARK_SIZE, decode_watermark
 
-__all__ = ["ReadableDisk", "WALReader", "WALRecord", "WALTailer", "durable_watermark"]
+__all__ = [
+    "BatchVerifier",
+    "RawBatch",
+    "ReadableDisk",
+    "WALReader",
+    "WALRecord",
+    "WALTailer",
+    "durable_watermark",
+]
 
 _WATERMARK_RETRIES = 8
+
+# verify(body, count, first_seq, prev_hash) -> True if every record of the batch body passes
+# every check of scan.read_batch (a faster implementation of it: the outbox's native codec).
+BatchVerifier = Callable[[bytes, int, int, bytes], bool]
+
+
+class RawBatch(msgspec.Struct, frozen=True, gc=False):
+    """One verified batch frame as bytes: `count` records from `first_seq`, the first `skip`
+    of them before the tailer's position (only in the first batch after it located itself)."""
+
+    body: bytes
+    first_seq: int
+    count: int
+    skip: int
 
 
 class ReadableDisk(Protocol):
@@ -235,6 +259,38 @@ class _Cursor:
         self.prev_hash = last_hash
         return records
 
+    def next_raw_batch(self, verify: BatchVerifier) -> RawBatch | None:
+        """`next_batch` with the records left as bytes, checked by `verify`.
+
+        When `verify` refuses the batch, the reference parser (scan.read_batch) reads it again:
+        it raises the WALCorruption that names the problem; should it accept the batch, its
+        verdict stands (the batch is used), so `verify` can only be stricter, never laxer.
+        """
+        header = self._peek()
+        if header is None:
+            if not self._switch_segment():
+                return None
+            header = self._peek()
+            if header is None:
+                return None
+        if self.prev_hash is None:
+            self.prev_hash = self._read(self.prev_batch_end - 4 - CHAIN_SIZE, CHAIN_SIZE)
+        body = self._read(self.offset + BATCH_HEADER_SIZE, header.length)
+        expected = self.next_seq
+        verified = (
+            header.first_seq == expected
+            and len(body) == header.length
+            and verify(body, header.count, expected, self.prev_hash)
+        )
+        if not verified:
+            self.next_batch()  # raises WALCorruption, or accepts the batch and moves past it
+            return RawBatch(body, expected, header.count, 0)
+        self.offset += BATCH_HEADER_SIZE + header.length
+        self.prev_batch_end = self.offset
+        self.next_seq += header.count
+        self.prev_hash = body[-4 - CHAIN_SIZE : -4]
+        return RawBatch(body, expected, header.count, 0)
+
     def _switch_segment(self) -> bool:
         name = segment_name(self.next_seq)
         if not self.disk.exists(os.path.join(self.wal_dir, name)):
@@ -330,6 +386,7 @@ class WALTailer:
         # `_pending_index` on. Handed out by slices, not one by one (a batch is up to thousands).
         self._pending: list[WALRecord] = []
         self._pending_index = 0
+        self._bound = 0  # the durable watermark last read (poll_batch reads it when passed)
 
     def durable_seq(self) -> int:
         found = read_watermark(self.disk, self.wal_dir)
@@ -364,6 +421,35 @@ class WALTailer:
             self._pending_index = skip
             self._take_pending(out, max_records)
         return out
+
+    def poll_batch(self, verify: BatchVerifier) -> RawBatch | None:
+        """The next durable batch, verified by `verify` (see `_Cursor.next_raw_batch`), or None.
+
+        For a reader that parses records itself (the outbox's native codec): the whole batch
+        is taken; `skip` says how many of its records come before `next_seq`. Do not mix with
+        `poll` on one tailer.
+        """
+        assert self._pending_index == len(self._pending), "poll_batch after a partial poll"
+        if self.next_seq > self._bound:
+            self._bound = self.durable_seq()
+            if self.next_seq > self._bound:
+                return None
+        if not self._located:
+            if not self._cursor.locate(self.next_seq):
+                return None
+            self._located = True
+        cursor = self._cursor
+        batch = cursor.next_raw_batch(verify)
+        if batch is None:
+            path = os.path.join(self.wal_dir, cursor.segment)
+            reason = f"log ends at seq {cursor.next_seq - 1} below the watermark {self._bound}"
+            raise WALCorruption(path, cursor.offset, reason)
+        skip = self.next_seq - batch.first_seq
+        assert 0 <= skip < batch.count, f"batch from {batch.first_seq}, want {self.next_seq}"
+        self.next_seq = batch.first_seq + batch.count
+        if skip == 0:
+            return batch
+        return RawBatch(batch.body, batch.first_seq, batch.count, skip)
 
     def _take_pending(self, out: list[WALRecord], max_records: int) -> None:
         pending, index = self._pending, self._pending_index

@@ -82,6 +82,44 @@ def test_tailer_starting_mid_log_skips_older_records(real_wal_dir):
     assert [r.seq for r in tailer.poll(100)] == list(range(22, 31))
 
 
+def _batch_seqs(batch) -> list[int]:
+    return list(range(batch.first_seq + batch.skip, batch.first_seq + batch.count))
+
+
+@pytest.mark.parametrize("says", [True, False], ids=["verifier-accepts", "verifier-refuses"])
+def test_tailer_poll_batch_hands_out_whole_durable_batches_across_segments(real_wal_dir, says):
+    journal, _ = open_journal(_os_disk(), real_wal_dir)
+    append_many(journal, 1, 1_200, commit_every=40)
+    journal.append(1_201, 40, 1, b"appended only")
+    asked = []
+
+    def verify(body, count, first_seq, prev_hash):
+        asked.append(first_seq)
+        return says  # a refusal is judged again by the reference parser, which accepts these
+
+    tailer = WALTailer(Path(real_wal_dir), start_seq=7, hmac_key=WAL_KEY)
+    seen = []
+    while batch := tailer.poll_batch(verify):
+        seen.extend(_batch_seqs(batch))
+    assert seen == list(range(7, 1_201))
+    assert tailer.next_seq == 1_201
+    assert asked[0] == 1  # the batch holding seq 7, whose first 6 records are skipped
+    assert len(segment_paths(real_wal_dir)) > 1
+
+
+def test_tailer_poll_batch_damage_raises_what_the_reference_parser_says(real_wal_dir):
+    journal, _ = open_journal(_os_disk(), real_wal_dir)
+    append_many(journal, 1, 20, commit_every=5)
+    close(journal)
+    corrupt_byte(segment_paths(real_wal_dir)[0], 400)  # in the first batch
+    with pytest.raises(WALCorruption) as expected:
+        WALTailer(Path(real_wal_dir), start_seq=1, hmac_key=WAL_KEY).poll(100)
+    tailer = WALTailer(Path(real_wal_dir), start_seq=1, hmac_key=WAL_KEY)
+    with pytest.raises(WALCorruption) as raised:
+        tailer.poll_batch(lambda *_: False)
+    assert str(raised.value) == str(expected.value)
+
+
 def _os_disk():
     from switchyard.adapters.disk_os import OsDisk
 
