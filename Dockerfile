@@ -17,6 +17,11 @@ RUN python -m venv /opt/switchyard
 WORKDIR /src
 COPY pyproject.toml requirements.lock README.md ./
 COPY src ./src
+# The outbox's native codec (src/switchyard/outbox/_codec.c) is compiled here: a C compiler and
+# the zlib and OpenSSL headers; the runtime image already has the libraries (zlib1g, libssl3).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev zlib1g-dev libssl-dev \
+    && rm -rf /var/lib/apt/lists/*
 # Only `project.dependencies` and what they need, each at the version in requirements.lock
 # (the lock also pins test and benchmark tools, which stay out of the image).
 RUN /opt/switchyard/bin/pip install --constraint requirements.lock . \

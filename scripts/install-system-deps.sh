@@ -6,8 +6,17 @@
 #   chromium     - real browser for the UI tests (issue 7)
 #   nginx        - reverse proxy config test (issue 8)
 #   wrk          - load generator for `make bench`
+#   gcc, libc6-dev, zlib1g-dev, libssl-dev - build the outbox's native codec
+#                  (src/switchyard/outbox/_codec.c: zlib's crc32, OpenSSL's SHA-256)
+# `install-system-deps.sh build` installs only the last group: `make setup` runs it before it
+# installs the package (which compiles the codec), so a fresh machine needs nothing else.
 set -euo pipefail
-PACKAGES=(etcd-server etcd-client prometheus chromium nginx wrk)
+BUILD_PACKAGES=(gcc libc6-dev zlib1g-dev libssl-dev)
+if [ "${1:-}" = "build" ]; then
+    PACKAGES=("${BUILD_PACKAGES[@]}")
+else
+    PACKAGES=(etcd-server etcd-client prometheus chromium nginx wrk "${BUILD_PACKAGES[@]}")
+fi
 missing=()
 for pkg in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

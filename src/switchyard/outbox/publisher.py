@@ -2,9 +2,10 @@
 
 Runs in its own thread (confluent-kafka calls block and its callbacks need a poller), so the
 gateway's event loop only pays for the interpreter lock. One cycle: read up to a batch of
-durable records from a `WALTailer`, encode each (outbox.envelope), hand it to an idempotent
-`acks=all` producer, serve delivery reports, advance the acknowledged watermark (the highest
-seq with it and every record before it acknowledged) and, at most every
+durable records from a `WALTailer` and encode them (outbox.native: one C call per WAL batch
+verifies the records and writes their envelopes, as outbox.envelope would), hand each to an
+idempotent `acks=all` producer, serve delivery reports, advance the acknowledged watermark (the
+highest seq with it and every record before it acknowledged) and, at most every
 `OUTBOX_OFFSET_FLUSH_MS`, store it in the offset file (fsynced, atomic).
 
 Acknowledgement without a report per message: the producer reports failures only
@@ -37,21 +38,24 @@ import time
 from collections.abc import Callable, Mapping
 from enum import Enum
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from switchyard.core.events import SessionStarted
 from switchyard.core.ports import Clock
-from switchyard.wal import PayloadError, WALError, WALTailer, decode_payload
+from switchyard.wal import PayloadError, WALError, WALTailer
 from switchyard.wal.format import wal_id_of
 from switchyard.wal.watermark import WATERMARK_FILE, WATERMARK_SIZE, decode_watermark
 
 from .envelope import EnvelopeEncoder, source_name
+from .native import NativeEnvelopes, load_codec
 from .offset_file import LoadOutcome, OffsetFile, OutboxPosition
 from .sessions import EngineHistory
 from .settings import DEFAULT_ENGINE_ID, KAFKA_BOOTSTRAP_SERVERS, OutboxSettings
+
+if TYPE_CHECKING:
+    from ._codec import Codec
 
 log = logging.getLogger("switchyard.outbox")
 
@@ -123,6 +127,10 @@ class Outbox:
         self._wakeup = threading.Event()
         self._producer: Producer | None = None
         self._tailer: WALTailer | None = None
+        # Raises (RuntimeError) if the native codec is not built or disagrees with the
+        # reference encoder: no outbox without it, never a silent fallback (outbox/native.py).
+        self._codec: Codec = load_codec(hmac_key)
+        self._messages: NativeEnvelopes | None = None
         self._encoder: EnvelopeEncoder | None = None
         self._wal_id = ""
         self._engines = EngineHistory(engine_id)  # engine ids by seq (SessionStarted records)
@@ -328,6 +336,15 @@ class Outbox:
         self._engines.rewind(self.acked_seq)
         assert self._encoder is not None
         self._encoder.source = source_name(self._engines.current(), self._wal_id)
+        self._messages = NativeEnvelopes(
+            self._tailer, self._codec, self._encoder, self._session_started
+        )
+
+    def _session_started(self, seq: int, engine_id: str) -> None:
+        # A gateway (re)started on this WAL: its records and the ones after carry its name.
+        assert self._encoder is not None
+        self._engines.seen(seq, engine_id)
+        self._encoder.source = source_name(engine_id, self._wal_id)
 
     def _cycle(self) -> None:
         if self._failed:
@@ -369,43 +386,35 @@ class Outbox:
             self._advance(producer)
 
     def _read_and_send(self, producer: Producer, max_records: int) -> int:
-        assert self._tailer is not None
-        assert self._encoder is not None
+        messages = self._messages
+        assert messages is not None
         assert max_records >= 1
         try:
-            records = self._tailer.poll(max_records)
+            # One C call per WAL batch verifies and encodes (outbox/native.py).
+            items = messages.read(max_records)
         except (WALError, OSError) as error:
             self._stall(f"WAL read failed at seq {self.sent_seq + 1}: {error}")
             return 0
-        if not records:
+        except PayloadError as error:  # nothing of this read was sent; it is read again
+            self._stall(str(error))
+            return 0
+        if not items:
             return 0
         # The hot loop of the outbox: locals bound once; no per-message delivery callback
         # (failures arrive through the producer's default one, success is proven by _advance).
         produce = producer.produce
         topic = self.settings.topic
-        encode_keyed = self._encoder.encode_keyed
-        sent = 0
-        for record in records:
-            seq, ts_ns = record.seq, record.ts_ns
+        for value, key, timestamp_ms in items:
             try:
-                event = decode_payload(record.record_type, record.payload)
-            except PayloadError as error:
-                self._stall(f"seq {seq}: {error}")
-                break
-            if type(event) is SessionStarted:
-                self._engines.seen(seq, event.engine_id)
-                self._encoder.source = source_name(event.engine_id, self._wal_id)
-            key, value = encode_keyed(event, seq=seq, ts_ns=ts_ns)
-            try:
-                produce(topic, value, key, _PARTITIONER, None, None, ts_ns // 1_000_000)
+                produce(topic, value, key, _PARTITIONER, None, None, timestamp_ms)
             except BufferError:
-                self._produce_when_room(producer, value, key, ts_ns // 1_000_000)
-            sent += 1
-        if sent:
-            if self.sent_seq == self.acked_seq:  # the first record out since the last proof
-                self._unacked_since_ns = self._clock.mono_ns()
-                self._oldest_unacked_ts_ns = records[0].ts_ns
-            self.sent_seq = records[sent - 1].seq
+                self._produce_when_room(producer, value, key, timestamp_ms)
+        sent = len(items)
+        if self.sent_seq == self.acked_seq:  # the first record out since the last proof
+            self._unacked_since_ns = self._clock.mono_ns()
+            self._oldest_unacked_ts_ns = messages.first_ts_ns
+        self.sent_seq += sent
+        assert self.sent_seq == messages.next_seq - 1, (self.sent_seq, messages.next_seq)
         self.records_read += sent
         self.publish_queued += sent
         return sent

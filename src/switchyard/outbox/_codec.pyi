@@ -1,0 +1,9 @@
+# Stub of the native codec (_codec.c; outbox/native.py).
+from typing import Any
+
+class Codec:
+    def __init__(self, schemas: dict[int, tuple[Any, ...]], hmac_key: bytes | None) -> None: ...
+    def verify(self, body: bytes, count: int, first_seq: int, prev_hash: bytes, /) -> bool: ...
+    def encode(
+        self, body: bytes, pos: int, max_count: int, source: bytes, /
+    ) -> tuple[int, list[tuple[bytes, bytes, int]]]: ...
