@@ -11,7 +11,7 @@
        no stray bytes. Exactly the checks of wal/scan.py `_parse_records`. It says only yes or
        no: on no, the caller runs that reference parser, which names the problem (the same
        WALCorruption, file, offset and reason as every other reader).
-   Codec.encode(body, pos, max_count, source) -> (pos, [(value, key, timestamp_ms), ...])
+   Codec.encode(body, pos, max_count, source) -> (pos, values, keys, timestamps_ms)
        The Kafka messages (envelope JSON, key, the record's time in ms) of up to `max_count`
        records from byte `pos` of a body `verify` accepted, and where it stopped; the envelope byte-identical to
        outbox/envelope.py `EnvelopeEncoder.encode_keyed`. It stops early, without consuming it,
@@ -82,6 +82,8 @@ typedef struct {
     Py_ssize_t default_len;
     EnumName *names;
     Py_ssize_t names_count;
+    const EnumName **by_value; /* names indexed by value, for values in [0, by_value_count) */
+    Py_ssize_t by_value_count;
 } Field;
 
 typedef struct {
@@ -121,6 +123,8 @@ typedef struct {
     Py_ssize_t out_cap;
     int64_t second; /* one-second cache of the "YYYY-MM-DDTHH:MM:SS." text */
     char second_text[20];
+    int64_t last_ms; /* the last timestamp (ms) handed out and its int: records come in bursts */
+    PyObject *last_ms_object;
 } CodecObject;
 
 static void schema_free(Schema *schema) {
@@ -135,6 +139,7 @@ static void schema_free(Schema *schema) {
                 }
                 PyMem_Free(field->names);
             }
+            PyMem_Free(field->by_value);
         }
         PyMem_Free(schema->fields);
     }
@@ -203,6 +208,26 @@ static int field_load(Field *field, PyObject *spec) {
                 return -1;
             }
             field->names_count = ++index;
+        }
+        /* enum values are small non-negative ints: look them up by index, not by a search */
+        Py_ssize_t size = 0;
+        for (Py_ssize_t i = 0; i < field->names_count; i++) {
+            int64_t value = field->names[i].value;
+            if (value >= 0 && value < 4096 && value + 1 > size) {
+                size = (Py_ssize_t)value + 1;
+            }
+        }
+        field->by_value = PyMem_Calloc(size ? (size_t)size : 1, sizeof(EnumName *));
+        if (field->by_value == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        field->by_value_count = size;
+        for (Py_ssize_t i = 0; i < field->names_count; i++) {
+            int64_t value = field->names[i].value;
+            if (value >= 0 && value < size) {
+                field->by_value[value] = &field->names[i];
+            }
         }
     }
     return 0;
@@ -276,6 +301,7 @@ static void Codec_dealloc(CodecObject *self) {
         schema_free(&self->schemas[i]);
     }
     PyMem_Free(self->out);
+    Py_XDECREF(self->last_ms_object);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -713,6 +739,10 @@ static int read_field(Reader *r, const Field *field, Slot *slot) {
         if (!slot->negative && slot->number > INT64_MAX) {
             return 0;
         }
+        if (!slot->negative && slot->number < (uint64_t)field->by_value_count) {
+            slot->name = field->by_value[slot->number];
+            return slot->name != NULL;
+        }
         for (Py_ssize_t i = 0; i < field->names_count; i++) {
             if (field->names[i].value == value) {
                 slot->name = &field->names[i];
@@ -786,17 +816,30 @@ static char *write_string(char *o, const unsigned char *s, Py_ssize_t n) {
     return o;
 }
 
+static const char DIGIT_PAIRS[] = "00010203040506070809101112131415161718192021222324"
+                                  "25262728293031323334353637383940414243444546474849"
+                                  "50515253545556575859606162636465666768697071727374"
+                                  "75767778798081828384858687888990919293949596979899";
+
+/* Two digits per division: seq and ts_ns have 19 digits (it was a fifth of encode's time). */
 static char *write_u64(char *o, uint64_t value) {
     char digits[20];
-    int n = 0;
-    do {
-        digits[n++] = (char)('0' + value % 10);
-        value /= 10;
-    } while (value);
-    while (n) {
-        *o++ = digits[--n];
+    char *p = digits + sizeof(digits);
+    while (value >= 100) {
+        unsigned pair = (unsigned)(value % 100);
+        value /= 100;
+        p -= 2;
+        memcpy(p, DIGIT_PAIRS + 2 * pair, 2);
     }
-    return o;
+    if (value >= 10) {
+        p -= 2;
+        memcpy(p, DIGIT_PAIRS + 2 * value, 2);
+    } else {
+        *--p = (char)('0' + value);
+    }
+    size_t n = (size_t)(digits + sizeof(digits) - p);
+    memcpy(o, p, n);
+    return o + n;
 }
 
 static char *write_int(char *o, uint64_t value, int negative) {
@@ -901,10 +944,38 @@ static int ensure_out(CodecObject *self, Py_ssize_t size) {
     return 0;
 }
 
+typedef struct {
+    PyObject *values; /* envelope JSON */
+    PyObject *keys;
+    PyObject *stamps; /* timestamp ms */
+} Output;
+
+static PyObject *timestamp_ms(CodecObject *self, int64_t ms) {
+    if (self->last_ms_object == NULL || ms != self->last_ms) {
+        PyObject *object = PyLong_FromLongLong(ms);
+        if (object == NULL) {
+            return NULL;
+        }
+        Py_XSETREF(self->last_ms_object, object);
+        self->last_ms = ms;
+    }
+    Py_INCREF(self->last_ms_object);
+    return self->last_ms_object;
+}
+
+static int append_new(PyObject *list, PyObject *item) {
+    if (item == NULL) {
+        return -1;
+    }
+    int failed = PyList_Append(list, item);
+    Py_DECREF(item);
+    return failed;
+}
+
 /* Encode the record at `record` (verified). 1: appended to `out`; 0: not handled here (the
    reference path decides); -1: a Python error. */
 static int encode_record(CodecObject *self, const unsigned char *record, const char *source,
-                         Py_ssize_t source_len, PyObject *out) {
+                         Py_ssize_t source_len, const Output *out) {
     const Schema *schema = &self->schemas[record[3]];
     if (!schema->present || schema->python_only) {
         return 0;
@@ -983,28 +1054,14 @@ static int encode_record(CodecObject *self, const unsigned char *record, const c
     *o++ = '}';
     *o++ = '}';
     assert(o - self->out <= bound);
-    /* (value, key, timestamp ms) */
+    /* value, key, timestamp ms: three lists (a tuple each cost an allocation and the GC) */
     const Slot *key = &slots[schema->key_index];
-    PyObject *item = PyTuple_New(3);
-    if (item == NULL) {
+    if (append_new(out->values, PyBytes_FromStringAndSize(self->out, o - self->out)) < 0 ||
+        append_new(out->keys, PyBytes_FromStringAndSize((const char *)key->ptr, key->len)) < 0 ||
+        append_new(out->stamps, timestamp_ms(self, ts_ns / 1000000)) < 0) {
         return -1;
     }
-    PyObject *value = PyBytes_FromStringAndSize(self->out, o - self->out);
-    PyObject *key_bytes = PyBytes_FromStringAndSize((const char *)key->ptr, key->len);
-    PyObject *timestamp_ms = PyLong_FromLongLong(ts_ns / 1000000);
-    if (value == NULL || key_bytes == NULL || timestamp_ms == NULL) {
-        Py_XDECREF(value);
-        Py_XDECREF(key_bytes);
-        Py_XDECREF(timestamp_ms);
-        Py_DECREF(item);
-        return -1;
-    }
-    PyTuple_SET_ITEM(item, 0, value);
-    PyTuple_SET_ITEM(item, 1, key_bytes);
-    PyTuple_SET_ITEM(item, 2, timestamp_ms);
-    int failed = PyList_Append(out, item);
-    Py_DECREF(item);
-    return failed ? -1 : 1;
+    return 1;
 }
 
 static PyObject *Codec_encode(CodecObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -1029,38 +1086,40 @@ static PyObject *Codec_encode(CodecObject *self, PyObject *const *args, Py_ssize
     Py_ssize_t length = PyBytes_GET_SIZE(body);
     const char *source_text = PyBytes_AS_STRING(source);
     Py_ssize_t source_len = PyBytes_GET_SIZE(source);
-    PyObject *out = PyList_New(0);
-    if (out == NULL) {
-        return NULL;
+    Output out = {PyList_New(0), PyList_New(0), PyList_New(0)};
+    if (out.values == NULL || out.keys == NULL || out.stamps == NULL) {
+        goto failed;
     }
     for (Py_ssize_t done = 0; done < max_count; done++) {
         /* The caller passes a body verify() accepted and a record boundary in it; the checks
            here only keep a wrong call from reading outside the buffer. */
         if (pos < 0 || length - pos < RECORD_OVERHEAD ||
             length - pos - RECORD_OVERHEAD < (Py_ssize_t)le32(data + pos + 4)) {
-            Py_DECREF(out);
             PyErr_SetString(PyExc_ValueError, "encode: no record at this position");
-            return NULL;
+            goto failed;
         }
-        int status = encode_record(self, data + pos, source_text, source_len, out);
+        int status = encode_record(self, data + pos, source_text, source_len, &out);
         if (status < 0) {
-            Py_DECREF(out);
-            return NULL;
+            goto failed;
         }
         if (status == 0) {
             break;
         }
         pos += RECORD_OVERHEAD + (Py_ssize_t)le32(data + pos + 4);
     }
-    PyObject *result = Py_BuildValue("(nN)", pos, out);
-    return result;
+    return Py_BuildValue("(nNNN)", pos, out.values, out.keys, out.stamps);
+failed:
+    Py_XDECREF(out.values);
+    Py_XDECREF(out.keys);
+    Py_XDECREF(out.stamps);
+    return NULL;
 }
 
 static PyMethodDef Codec_methods[] = {
     {"verify", (PyCFunction)(void (*)(void))Codec_verify, METH_FASTCALL,
      "verify(body, count, first_seq, prev_hash) -> bool: every check of wal/scan.py."},
     {"encode", (PyCFunction)(void (*)(void))Codec_encode, METH_FASTCALL,
-     "encode(body, pos, max_count, source) -> (pos, [(value, key, timestamp_ms)])."},
+     "encode(body, pos, max_count, source) -> (pos, values, keys, timestamps_ms)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -391,25 +391,25 @@ class Outbox:
         assert max_records >= 1
         try:
             # One C call per WAL batch verifies and encodes (outbox/native.py).
-            items = messages.read(max_records)
+            values, keys, stamps = messages.read(max_records)
         except (WALError, OSError) as error:
             self._stall(f"WAL read failed at seq {self.sent_seq + 1}: {error}")
             return 0
         except PayloadError as error:  # nothing of this read was sent; it is read again
             self._stall(str(error))
             return 0
-        if not items:
+        if not values:
             return 0
         # The hot loop of the outbox: locals bound once; no per-message delivery callback
         # (failures arrive through the producer's default one, success is proven by _advance).
         produce = producer.produce
         topic = self.settings.topic
-        for value, key, timestamp_ms in items:
+        for value, key, timestamp_ms in zip(values, keys, stamps, strict=True):
             try:
                 produce(topic, value, key, _PARTITIONER, None, None, timestamp_ms)
             except BufferError:
                 self._produce_when_room(producer, value, key, timestamp_ms)
-        sent = len(items)
+        sent = len(values)
         if self.sent_seq == self.acked_seq:  # the first record out since the last proof
             self._unacked_since_ns = self._clock.mono_ns()
             self._oldest_unacked_ts_ns = messages.first_ts_ns

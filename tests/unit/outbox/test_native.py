@@ -68,9 +68,9 @@ def _reference(record: Record, *, seq: int, ts_ns: int, source: str) -> tuple[by
 
 def _encode_one(record_type: int, payload: bytes, *, seq: int, ts_ns: int, source: str) -> list:
     body, _ = _body([(record_type, payload)], first_seq=seq, ts_ns=ts_ns)
-    pos, messages = CODECS[None].encode(body, 0, 1, _text(source))
-    assert pos == (len(body) if messages else 0)
-    return messages
+    pos, values, keys, stamps = CODECS[None].encode(body, 0, 1, _text(source))
+    assert pos == (len(body) if values else 0)
+    return list(zip(values, keys, stamps, strict=True))
 
 
 # --- identity with the reference encoder ---------------------------------------------------
@@ -294,11 +294,13 @@ def _native_messages(wal_dir: Path, start_seq: int, read_size: int) -> list[Any]
 
     messages = NativeEnvelopes(tailer, CODECS[None], encoder, session)
     out: list[Any] = []
-    while batch := messages.read(read_size):
-        assert len(batch) <= read_size
-        out += batch
+    while True:
+        values, keys, stamps = messages.read(read_size)
+        if not values:
+            return out
+        assert len(values) <= read_size
+        out += zip(values, keys, stamps, strict=True)
         assert messages.next_seq == start_seq + len(out)
-    return out
 
 
 @pytest.mark.parametrize("read_size", [1, 7, 64, 512])
