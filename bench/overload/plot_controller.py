@@ -62,7 +62,8 @@ class SeedController(InflightController):
             return Reason.BACKPRESSURE_INFLIGHT_SOFT
         return Reason.NONE
 
-    def _step_limit(self, *, saturated: bool, wal_age_s: float) -> None:
+    def _step_limit(self, *, saturated: bool, wal_age_s: float, may_grow: bool = True) -> None:
+        del may_grow  # the seed had no loop budget
         desired = min(
             max(round(self._alpha * self.commit_rate * self._target_s), self._min), self._cap
         )
