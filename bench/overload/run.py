@@ -7,8 +7,9 @@ Spawns `switchyard run` with the adaptive inflight limit on (BENCH_ENV below), t
    and the refusal ceiling: the same closed loop against a gateway that refuses every order
    (how many refusals per second it can answer at all; at k x C it must refuse (k-1) x C);
 3. unloaded: open loop at 0.2 C -> p50/p99 of accepted orders (the reference);
-4. overload: open loop at `--multiples` x C (default 5) for `--duration` seconds, twice, with
-   RSS read from /proc before, between and after -> accepted p99 against the unloaded p99
+4. fill: 30,000 accepted orders at 0.5 C, so every retention cap is full before RSS is read;
+5. overload: open loop at `--multiples` x C (default 5) for `--duration` seconds, `--runs`
+   times, RSS read from /proc before, between and after -> accepted p99 against the unloaded p99
    (target <= 2x), the share of the excess (offered - C x duration) refused, and refused
    within 10 ms of its intended send time (target >= 99%), RSS (target: flat).
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -68,6 +70,8 @@ BENCH_ENV = {
     "BACKPRESSURE_INFLIGHT_TICK_MS": "100",
     "BACKPRESSURE_INFLIGHT_LOOP_BUSY_MAX": "0.8",
 }
+# Accepted orders sent before the first RSS reading: more than every 20,000 cap above.
+FILL_ORDERS = 30_000
 CONNECTIONS = 32
 CLOSED_DEPTH = 4
 
@@ -131,6 +135,12 @@ async def overload(gw: GatewayProcess, args: argparse.Namespace, rate_c: float) 
     unloaded = await loadgen.open_loop(
         gw.port, tokens, rate=max(100.0, 0.2 * rate_c), duration_s=5, tag="unl"
     )
+    # Fill every retention cap before the first RSS reading, so that "before" is the steady
+    # state: what the runs add after it is growth, not caps filling up.
+    fill_rate = max(100.0, 0.5 * rate_c)
+    fill = await loadgen.open_loop(
+        gw.port, tokens, rate=fill_rate, duration_s=FILL_ORDERS / fill_rate, tag="fill"
+    )
     await asyncio.sleep(1)
     rss = {"beforeOverload": rss_kib(pid)}
     runs = []
@@ -148,7 +158,12 @@ async def overload(gw: GatewayProcess, args: argparse.Namespace, rate_c: float) 
             runs.append(result)
             await asyncio.sleep(2)  # let the backlog drain before reading RSS
             rss[f"after{multiple}x-{run_index + 1}"] = rss_kib(pid)
-    return {"unloadedProtected": unloaded, "overload": runs, "rssKiB": rss}
+    return {
+        "unloadedProtected": unloaded,
+        "fillAccepted": fill["accepted"],
+        "overload": runs,
+        "rssKiB": rss,
+    }
 
 
 async def refusal_ceiling(gw: GatewayProcess, args: argparse.Namespace) -> dict[str, Any]:
@@ -180,7 +195,8 @@ def verdict(result: dict[str, Any], multiples: list[float]) -> dict[str, Any]:
     rows = [("protected", run) for run in result["overload"]]
     if "unprotected" in result:
         rows.insert(0, ("unprotected", result["unprotected"]))
-    rss = result["rssKiB"]
+    gateway_rss = {name: values.get("gateway") for name, values in result["rssKiB"].items()}
+    readings = list(gateway_rss.values())  # before, then after each run, in order
     return {
         "multiples": multiples,
         "capacityPerSec": rate_c,
@@ -197,7 +213,9 @@ def verdict(result: dict[str, Any], multiples: list[float]) -> dict[str, Any]:
             }
             for label, run in rows
         ],
-        "rssGatewayKiB": {name: values.get("gateway") for name, values in rss.items()},
+        "rssGatewayKiB": gateway_rss,
+        "rssGrowthPerRunKiB": [after - before for before, after in itertools.pairwise(readings)],
+        "fillAccepted": result["fillAccepted"],
         # p99Ratio: against the unloaded p99 of the gateway without backpressure settings (the
         # issue's reference); p99RatioToProtectedUnloaded: against the protected gateway's own.
         "targets": {"p99Ratio": "<= 2", "refusedWithin10msShareOfExcess": ">= 0.99"},
