@@ -33,6 +33,7 @@ from switchyard.adapters.disk_os import OsDisk
 from switchyard.adapters.http import HTTPLimits, HTTPServer, Router
 from switchyard.adapters.market_stream import MarketHub
 from switchyard.adapters.metrics import GatewayCollector, new_registry
+from switchyard.adapters.process_memory import fix_mmap_threshold
 from switchyard.adapters.sse import SSEHub
 from switchyard.config import GatewaySettings
 from switchyard.core import env
@@ -340,6 +341,8 @@ def run(
 ) -> int:
     settings = GatewaySettings.from_env(environ)  # a bad setting stops here, before any I/O
     configure_logging(settings.log_level)
+    if settings.malloc_mmap_threshold_bytes:
+        fix_mmap_threshold(settings.malloc_mmap_threshold_bytes)
     data_dir = resolve_data_dir(environ, data_dir_override)
     data_dir.mkdir(parents=True, exist_ok=True)
     return uvloop.run(

@@ -100,6 +100,15 @@ SHUTDOWN_GRACE_SEC = env.declare(
     env.number(0, 300),
     section=_S,
 )
+MALLOC_MMAP_THRESHOLD_BYTES = env.declare(
+    "GATEWAY_MALLOC_MMAP_THRESHOLD_BYTES",
+    "131072",
+    "Allocations this large and larger get their own mmap, returned to the OS when freed; a"
+    " fixed value stops glibc from raising it after a large free, which let RSS creep under"
+    " overload (0 = leave glibc's adaptive threshold)",
+    env.integer(0, 32 * 1024 * 1024),
+    section=_S,
+)
 LOG_LEVEL = env.declare(
     "LOG_LEVEL",
     "INFO",
@@ -124,6 +133,7 @@ class GatewaySettings:
     body_timeout_ms: int
     keepalive_idle_ms: int
     shutdown_grace_s: float
+    malloc_mmap_threshold_bytes: int
     log_level: str
 
     @classmethod
@@ -147,6 +157,7 @@ class GatewaySettings:
             body_timeout_ms=BODY_TIMEOUT_MS.read(environ),
             keepalive_idle_ms=KEEPALIVE_IDLE_MS.read(environ),
             shutdown_grace_s=SHUTDOWN_GRACE_SEC.read(environ),
+            malloc_mmap_threshold_bytes=MALLOC_MMAP_THRESHOLD_BYTES.read(environ),
             log_level=LOG_LEVEL.read(environ),
         )
         if settings.orders_open_max > settings.orders_retained_max:
