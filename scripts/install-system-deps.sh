@@ -7,11 +7,16 @@
 #   nginx        - reverse proxy config test (issue 8)
 #   wrk          - load generator for `make bench`
 #   gcc, libc6-dev, zlib1g-dev, libssl-dev - build the outbox's native codec
-#                  (src/switchyard/outbox/_codec.c: zlib's crc32, OpenSSL's SHA-256)
+#                  (src/switchyard/outbox/_codec.c: zlib's crc32, OpenSSL's SHA-256), and
+#                  python3.11-dev when the interpreter in $PYTHON has no Python.h (Debian's)
 # `install-system-deps.sh build` installs only the last group: `make setup` runs it before it
 # installs the package (which compiles the codec), so a fresh machine needs nothing else.
 set -euo pipefail
 BUILD_PACKAGES=(gcc libc6-dev zlib1g-dev libssl-dev)
+PYTHON="${PYTHON:-python3.11}"
+if ! "$PYTHON" -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null; then
+    BUILD_PACKAGES+=(python3.11-dev)
+fi
 if [ "${1:-}" = "build" ]; then
     PACKAGES=("${BUILD_PACKAGES[@]}")
 else
