@@ -55,7 +55,7 @@ def _field_spec(info: msgspec.structs.FieldInfo, prefix: bytes | None) -> tuple[
         default_json = None if default is None else msgspec.json.encode(kind(default).name)
         return (_ENUM, prefix, default_json, names)
     default_json = None if default is None else msgspec.json.encode(default)
-    # bool before int: bool is a subclass of int
+    # exact types only (a bool is not read as an int); anything else must be added to _codec.c
     codes = {bool: _BOOL, int: _INT, str: _STR, tuple[str, ...]: _STR_TUPLE}
     code = codes.get(kind)
     if code is None:
