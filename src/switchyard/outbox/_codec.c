@@ -774,6 +774,30 @@ static int read_field(Reader *r, const Field *field, Slot *slot) {
 
 /* --- JSON (byte for byte what msgspec.json writes) --------------------------------------- */
 
+/* Most copies are short (field names, ids, the source): fixed-size moves the compiler inlines,
+   overlapping at the end, instead of a call to memcpy each (15% of encode's time). Reads stay
+   within [s, s + n). */
+static inline char *write_raw(char *o, const char *s, Py_ssize_t n) {
+    size_t size = (size_t)n;
+    if (size >= 8 && size <= 16) {
+        memcpy(o, s, 8);
+        memcpy(o + size - 8, s + size - 8, 8);
+    } else if (size > 16 && size <= 32) {
+        memcpy(o, s, 16);
+        memcpy(o + size - 16, s + size - 16, 16);
+    } else if (size >= 4 && size < 8) {
+        memcpy(o, s, 4);
+        memcpy(o + size - 4, s + size - 4, 4);
+    } else if (size < 4) {
+        for (size_t i = 0; i < size; i++) {
+            o[i] = s[i];
+        }
+    } else {
+        memcpy(o, s, size);
+    }
+    return o + n;
+}
+
 static const char HEX[] = "0123456789abcdef";
 
 /* msgspec escapes '"', '\\' and every byte below 0x20 (\b \t \n \f \r short, others \u00XX);
@@ -785,8 +809,7 @@ static char *write_escaped(char *o, const unsigned char *s, Py_ssize_t n) {
         if (c >= 0x20 && c != '"' && c != '\\') {
             continue;
         }
-        memcpy(o, s + start, (size_t)(i - start));
-        o += i - start;
+        o = write_raw(o, (const char *)s + start, i - start);
         start = i + 1;
         *o++ = '\\';
         switch (c) {
@@ -805,8 +828,7 @@ static char *write_escaped(char *o, const unsigned char *s, Py_ssize_t n) {
             *o++ = HEX[c & 0xF];
         }
     }
-    memcpy(o, s + start, (size_t)(n - start));
-    return o + (n - start);
+    return write_raw(o, (const char *)s + start, n - start);
 }
 
 static char *write_string(char *o, const unsigned char *s, Py_ssize_t n) {
@@ -821,12 +843,13 @@ static const char DIGIT_PAIRS[] = "000102030405060708091011121314151617181920212
                                   "50515253545556575859606162636465666768697071727374"
                                   "75767778798081828384858687888990919293949596979899";
 
-/* Two digits per division: seq and ts_ns have 19 digits (it was a fifth of encode's time). */
-static char *write_u64(char *o, uint64_t value) {
-    char digits[20];
+/* Digits two at a time, in 32-bit arithmetic where the value allows (seq and ts_ns have 19
+   digits; the number writing was a fifth of encode's time). */
+static char *write_u32(char *o, uint32_t value) {
+    char digits[10];
     char *p = digits + sizeof(digits);
     while (value >= 100) {
-        unsigned pair = (unsigned)(value % 100);
+        uint32_t pair = value % 100;
         value /= 100;
         p -= 2;
         memcpy(p, DIGIT_PAIRS + 2 * pair, 2);
@@ -842,6 +865,29 @@ static char *write_u64(char *o, uint64_t value) {
     return o + n;
 }
 
+static char *write_8_digits(char *o, uint32_t value) { /* exactly 8, zero-padded */
+    for (int i = 3; i >= 0; i--) {
+        memcpy(o + 2 * i, DIGIT_PAIRS + 2 * (value % 100), 2);
+        value /= 100;
+    }
+    return o + 8;
+}
+
+static char *write_u64(char *o, uint64_t value) {
+    if (value <= UINT32_MAX) {
+        return write_u32(o, (uint32_t)value);
+    }
+    uint64_t high = value / 100000000;
+    uint32_t low = (uint32_t)(value % 100000000);
+    if (high <= UINT32_MAX) {
+        o = write_u32(o, (uint32_t)high);
+    } else {
+        o = write_u32(o, (uint32_t)(high / 100000000));
+        o = write_8_digits(o, (uint32_t)(high % 100000000));
+    }
+    return write_8_digits(o, low);
+}
+
 static char *write_int(char *o, uint64_t value, int negative) {
     if (negative) {
         *o++ = '-';
@@ -850,10 +896,6 @@ static char *write_int(char *o, uint64_t value, int negative) {
     return write_u64(o, value);
 }
 
-static inline char *write_raw(char *o, const char *s, Py_ssize_t n) {
-    memcpy(o, s, (size_t)n);
-    return o + n;
-}
 
 #define WRITE_LITERAL(o, text) write_raw((o), (text), (Py_ssize_t)sizeof(text) - 1)
 
@@ -1017,9 +1059,11 @@ static int encode_record(CodecObject *self, const unsigned char *record, const c
     o = WRITE_LITERAL(o, "{\"schemaVersion\":1,\"eventId\":\"");
     o = write_raw(o, source, source_len);
     *o++ = ':';
+    char *seq_text = o;
     o = write_u64(o, seq);
+    Py_ssize_t seq_len = o - seq_text;
     o = write_raw(o, schema->after_seq, schema->after_seq_len);
-    o = write_u64(o, seq);
+    o = write_raw(o, seq_text, seq_len);
     o = WRITE_LITERAL(o, ",\"occurredAt\":\"");
     o = write_raw(o, self->second_text, 20);
     two_digits(o, (int)(micros / 10000));

@@ -135,6 +135,26 @@ def test_codec_escapes_every_ascii_character_and_unicode_edges_like_msgspec() ->
         assert messages == [_reference(record, seq=1, ts_ns=TS0_NS, source=text)], repr(text)
 
 
+def test_codec_writes_every_integer_edge_like_msgspec() -> None:
+    from switchyard.core.enums import OrderStatus
+    from switchyard.core.events import OrderAcked
+
+    edges = {0, 2**63 - 1, -(2**63), 2**64 - 1}
+    for power in range(20):
+        edges |= {10**power - 1, 10**power, 10**power + 1, -(10**power)}
+    edges |= {2**32 - 1, 2**32, 2**31, -(2**31) - 1}
+    for value in sorted(v for v in edges if -(2**63) <= v < 2**64):
+        record = OrderAcked(
+            order_id="o", account_id="a", status=OrderStatus.SENT, filled_qty=value, venue_seq=value
+        )
+        messages = _encode_one(
+            13, encode_payload(record), seq=max(value, 1), ts_ns=TS0_NS, source=SOURCE
+        )
+        assert messages == [_reference(record, seq=max(value, 1), ts_ns=TS0_NS, source=SOURCE)], (
+            value
+        )
+
+
 def test_codec_short_array_takes_the_defaults_like_msgspec() -> None:
     record = sample_records()[RecordType.ORDER_ACCEPTED]
     short = msgspec.msgpack.encode(msgspec.structs.astuple(record)[:-2])  # no post_only, origin
