@@ -12,7 +12,7 @@ export SWITCHYARD_DATA_DIR ?= ./var
 help:  ## list targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | sort
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml src/switchyard/outbox/_codec.c
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@PYTHON=$(BIN)/python ./scripts/install-system-deps.sh build
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
