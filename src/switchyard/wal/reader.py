@@ -226,12 +226,9 @@ class _Cursor:
         path = os.path.join(self.wal_dir, self.segment)
         return WALCorruption(path, error.offset, error.reason, intact=error.intact)
 
-    def next_batch(self) -> list[WALRecord] | None:
-        """The next batch's verified records; None if nothing is written there (yet).
-
-        Raises WALCorruption if the frame there is invalid; callers only read frames that
-        must be complete (at or below the durable watermark) or catch it (lenient readers).
-        """
+    def _next_header(self) -> tuple[BatchHeader, bytes] | None:
+        """The next batch's header and the chain hash before it, moving on to the next segment
+        at the end of one; None if nothing is written there (yet)."""
         header = self._peek()
         if header is None:
             if not self._switch_segment():
@@ -241,6 +238,18 @@ class _Cursor:
                 return None
         if self.prev_hash is None:
             self.prev_hash = self._read(self.prev_batch_end - 4 - CHAIN_SIZE, CHAIN_SIZE)
+        return header, self.prev_hash
+
+    def next_batch(self) -> list[WALRecord] | None:
+        """The next batch's verified records; None if nothing is written there (yet).
+
+        Raises WALCorruption if the frame there is invalid; callers only read frames that
+        must be complete (at or below the durable watermark) or catch it (lenient readers).
+        """
+        found = self._next_header()
+        if found is None:
+            return None
+        header, prev_hash = found
         try:
             records, last_hash = read_batch(
                 self._read,
@@ -248,7 +257,7 @@ class _Cursor:
                 header,
                 segment=self.segment,
                 expected_seq=self.next_seq,
-                prev_hash=self.prev_hash,
+                prev_hash=prev_hash,
                 hasher=self.hasher,
             )
         except BadFrame as error:
@@ -266,21 +275,16 @@ class _Cursor:
         it raises the WALCorruption that names the problem; should it accept the batch, its
         verdict stands (the batch is used), so `verify` can only be stricter, never laxer.
         """
-        header = self._peek()
-        if header is None:
-            if not self._switch_segment():
-                return None
-            header = self._peek()
-            if header is None:
-                return None
-        if self.prev_hash is None:
-            self.prev_hash = self._read(self.prev_batch_end - 4 - CHAIN_SIZE, CHAIN_SIZE)
+        found = self._next_header()
+        if found is None:
+            return None
+        header, prev_hash = found
         body = self._read(self.offset + BATCH_HEADER_SIZE, header.length)
         expected = self.next_seq
         verified = (
             header.first_seq == expected
             and len(body) == header.length
-            and verify(body, header.count, expected, self.prev_hash)
+            and verify(body, header.count, expected, prev_hash)
         )
         if not verified:
             self.next_batch()  # raises WALCorruption, or accepts the batch and moves past it
