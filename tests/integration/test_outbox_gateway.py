@@ -103,3 +103,5 @@ def test_outbox_extension_publishes_gateway_records_and_reports(
     metrics = ops.get("/metrics").body.decode()
     assert "gateway_outbox_events_published_total" in metrics
     assert "switchyard_outbox_lag_records" in metrics
+    # the native codec verified every batch of real traffic itself (the reference never overruled)
+    assert "\nswitchyard_outbox_native_verify_overruled_total 0.0\n" in metrics

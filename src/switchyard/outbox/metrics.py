@@ -94,6 +94,11 @@ class OutboxCollector(Collector):
             o.offset_write_seconds,
         )
         yield _counter(
+            "switchyard_outbox_native_verify_overruled",
+            "WAL batches the native codec refused and the reference parser accepted (should be 0)",
+            o.native_verify_overruled(),
+        )
+        yield _counter(
             "switchyard_outbox_producer_restarts",
             "producers created (first one included)",
             o.producer_restarts,

@@ -144,6 +144,7 @@ class _Cursor:
         self.next_seq = 0
         self.prev_hash: bytes | None = None
         self.prev_batch_end = 0
+        self.verify_overruled = 0  # batches a caller's verifier refused and the reference accepted
 
     def close(self) -> None:
         if self.handle >= 0:
@@ -288,6 +289,7 @@ class _Cursor:
         )
         if not verified:
             self.next_batch()  # raises WALCorruption, or accepts the batch and moves past it
+            self.verify_overruled += 1  # the verifier is wrong (stricter); the batch is good
             return RawBatch(body, expected, header.count, 0)
         self.offset += BATCH_HEADER_SIZE + header.length
         self.prev_batch_end = self.offset
@@ -391,6 +393,12 @@ class WALTailer:
         self._pending: list[WALRecord] = []
         self._pending_index = 0
         self._bound = 0  # the durable watermark last read (poll_batch reads it when passed)
+
+    @property
+    def verify_overruled(self) -> int:
+        """Batches `poll_batch`'s verifier refused that the reference parser accepted (0 unless
+        the verifier has a bug: it may only be stricter, and the batch was still used)."""
+        return self._cursor.verify_overruled
 
     def durable_seq(self) -> int:
         found = read_watermark(self.disk, self.wal_dir)

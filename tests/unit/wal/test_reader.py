@@ -103,6 +103,7 @@ def test_tailer_poll_batch_hands_out_whole_durable_batches_across_segments(real_
         seen.extend(_batch_seqs(batch))
     assert seen == list(range(7, 1_201))
     assert tailer.next_seq == 1_201
+    assert tailer.verify_overruled == (0 if says else len(asked))  # every refusal overruled
     assert asked[0] == 1  # the batch holding seq 7, whose first 6 records are skipped
     assert len(segment_paths(real_wal_dir)) > 1
 
