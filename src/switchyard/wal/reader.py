@@ -263,11 +263,15 @@ class _Cursor:
             )
         except BadFrame as error:
             raise self.corruption(error) from None
+        self._pass(header, last_hash)
+        return records
+
+    def _pass(self, header: BatchHeader, last_hash: bytes) -> None:
+        """Move past the batch `header` frames, whose last record's chain hash is `last_hash`."""
         self.offset += BATCH_HEADER_SIZE + header.length
         self.prev_batch_end = self.offset
         self.next_seq += header.count
         self.prev_hash = last_hash
-        return records
 
     def next_raw_batch(self, verify: BatchVerifier) -> RawBatch | None:
         """`next_batch` with the records left as bytes, checked by `verify`.
@@ -287,14 +291,11 @@ class _Cursor:
             and len(body) == header.length
             and verify(body, header.count, expected, prev_hash)
         )
-        if not verified:
+        if verified:
+            self._pass(header, body[-4 - CHAIN_SIZE : -4])
+        else:
             self.next_batch()  # raises WALCorruption, or accepts the batch and moves past it
             self.verify_overruled += 1  # the verifier is wrong (stricter); the batch is good
-            return RawBatch(body, expected, header.count, 0)
-        self.offset += BATCH_HEADER_SIZE + header.length
-        self.prev_batch_end = self.offset
-        self.next_seq += header.count
-        self.prev_hash = body[-4 - CHAIN_SIZE : -4]
         return RawBatch(body, expected, header.count, 0)
 
     def _switch_segment(self) -> bool:
@@ -414,17 +415,13 @@ class WALTailer:
         bound = self.durable_seq()
         if bound < self.next_seq + len(self._pending) - self._pending_index:
             return out
-        if not self._located:
-            if not self._cursor.locate(self.next_seq):
-                return out
-            self._located = True
+        if not self._locate():
+            return out
         cursor = self._cursor
         while len(out) < max_records and cursor.next_seq <= bound:
             records = cursor.next_batch()
             if records is None:
-                path = os.path.join(self.wal_dir, cursor.segment)
-                reason = f"log ends at seq {cursor.next_seq - 1} below the watermark {bound}"
-                raise WALCorruption(path, cursor.offset, reason)
+                raise self._ends_below(bound)
             # A batch's seqs are consecutive (read_batch checked them); only the first batch
             # after locate() may start before next_seq.
             skip = self.next_seq - records[0].seq
@@ -446,22 +443,32 @@ class WALTailer:
             self._bound = self.durable_seq()
             if self.next_seq > self._bound:
                 return None
-        if not self._located:
-            if not self._cursor.locate(self.next_seq):
-                return None
-            self._located = True
-        cursor = self._cursor
-        batch = cursor.next_raw_batch(verify)
+        if not self._locate():
+            return None
+        batch = self._cursor.next_raw_batch(verify)
         if batch is None:
-            path = os.path.join(self.wal_dir, cursor.segment)
-            reason = f"log ends at seq {cursor.next_seq - 1} below the watermark {self._bound}"
-            raise WALCorruption(path, cursor.offset, reason)
+            raise self._ends_below(self._bound)
         skip = self.next_seq - batch.first_seq
         assert 0 <= skip < batch.count, f"batch from {batch.first_seq}, want {self.next_seq}"
         self.next_seq = batch.first_seq + batch.count
         if skip == 0:
             return batch
         return RawBatch(batch.body, batch.first_seq, batch.count, skip)
+
+    def _locate(self) -> bool:
+        """Put the cursor on the batch holding `next_seq` (once); False if not written yet."""
+        if not self._located:
+            if not self._cursor.locate(self.next_seq):
+                return False
+            self._located = True
+        return True
+
+    def _ends_below(self, bound: int) -> WALCorruption:
+        """The error for a log that ends before the durable watermark `bound`."""
+        cursor = self._cursor
+        path = os.path.join(self.wal_dir, cursor.segment)
+        reason = f"log ends at seq {cursor.next_seq - 1} below the watermark {bound}"
+        return WALCorruption(path, cursor.offset, reason)
 
     def _take_pending(self, out: list[WALRecord], max_records: int) -> None:
         pending, index = self._pending, self._pending_index

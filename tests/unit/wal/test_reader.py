@@ -14,6 +14,7 @@ from tests.fixtures.wal import (
 )
 
 from switchyard.wal import WALCorruption, WALReader, WALTailer, durable_watermark
+from switchyard.wal.watermark import VALUE_OFFSET, WATERMARK_FILE, encode_watermark_value
 
 
 def test_reader_returns_a_range(
@@ -106,6 +107,27 @@ def test_tailer_poll_batch_hands_out_whole_durable_batches_across_segments(real_
     assert tailer.verify_overruled == (0 if says else len(asked))  # every refusal overruled
     assert asked[0] == 1  # the batch holding seq 7, whose first 6 records are skipped
     assert len(segment_paths(real_wal_dir)) > 1
+
+
+@pytest.mark.parametrize("method", ["poll", "poll_batch"])
+def test_tailer_raises_when_the_log_ends_below_the_durable_watermark(real_wal_dir, method):
+    journal, _ = open_journal(_os_disk(), real_wal_dir)
+    append_many(journal, 1, 20, commit_every=5)
+    close(journal)
+    marker = Path(real_wal_dir) / WATERMARK_FILE  # claims 25 durable records; 20 are written
+    with open(marker, "r+b") as handle:
+        handle.seek(VALUE_OFFSET)
+        handle.write(encode_watermark_value(25))
+    tailer = WALTailer(Path(real_wal_dir), start_seq=1, hmac_key=WAL_KEY)
+
+    def read_all() -> None:
+        if method == "poll":
+            tailer.poll(100)
+        while method == "poll_batch" and tailer.poll_batch(lambda *_: True):
+            pass
+
+    with pytest.raises(WALCorruption, match="log ends at seq 20 below the watermark 25"):
+        read_all()
 
 
 def test_tailer_poll_batch_damage_raises_what_the_reference_parser_says(real_wal_dir):
