@@ -42,9 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         args.engine_id or read_shared("ENGINE_ID", DEFAULT_ENGINE_ID, environ) or DEFAULT_ENGINE_ID
     )
     try:
-        outbox = Outbox.from_env(
-            environ, data_dir / "wal", HMAC_KEY.read(environ), engine_id=engine_id
-        )
+        outbox = build(environ, data_dir, engine_id)
     except env.ConfigError as error:
         sys.stderr.write(f"outbox: configuration error: {error}\n")
         return 2
@@ -68,6 +66,17 @@ def main(argv: list[str] | None = None) -> int:
             break
     outbox.close_blocking(10.0)
     return 1 if outbox.state is OutboxState.FAILED else 0
+
+
+def build(environ: dict[str, str], data_dir: Path, engine_id: str) -> Outbox | None:
+    """The outbox of this process: no event loop here, so its thread never offers the GIL."""
+    return Outbox.from_env(
+        environ,
+        data_dir / "wal",
+        HMAC_KEY.read(environ),
+        engine_id=engine_id,
+        shares_event_loop=False,
+    )
 
 
 if __name__ == "__main__":

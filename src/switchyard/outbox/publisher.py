@@ -174,14 +174,18 @@ class Outbox:
         engine_id: str = DEFAULT_ENGINE_ID,
         clock: Clock | None = None,
         on_fatal: Callable[[BaseException], None] | None = None,
+        shares_event_loop: bool = True,
     ) -> Outbox | None:
         """The outbox configured by the environment, or None when KAFKA_BOOTSTRAP_SERVERS is empty.
 
         The default offset file is `<wal_dir>/../outbox/offset` (the data directory's).
+        `shares_event_loop=False` (its own process): it never offers the GIL between batches.
         """
         if not KAFKA_BOOTSTRAP_SERVERS.read(environ):
             return None
-        settings = OutboxSettings.from_env(environ, data_dir=wal_dir.parent)
+        settings = OutboxSettings.from_env(
+            environ, data_dir=wal_dir.parent, shares_event_loop=shares_event_loop
+        )
         return cls(
             settings,
             wal_dir=wal_dir,

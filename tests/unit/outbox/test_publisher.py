@@ -22,6 +22,19 @@ def test_outbox_from_env_none_without_kafka(tmp_path: Path) -> None:
     assert Outbox.from_env({}, tmp_path / "wal", None) is None
 
 
+def test_outbox_yields_the_gil_only_beside_an_event_loop(tmp_path: Path) -> None:
+    from switchyard.outbox.__main__ import build
+
+    environ = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"}
+    in_gateway = Outbox.from_env(environ, tmp_path / "wal", None)
+    own_process = build(environ, tmp_path, "gw1")
+    assert in_gateway is not None
+    assert own_process is not None
+    assert in_gateway.settings.yield_between_batches is True
+    assert own_process.settings.yield_between_batches is False
+    assert own_process.wal_dir == tmp_path / "wal"
+
+
 def test_outbox_settings_default_offset_path_under_data_dir(tmp_path: Path) -> None:
     assert _settings(tmp_path).offset_path == tmp_path / "outbox" / "offset"
 
