@@ -49,6 +49,7 @@ from typing import Any
 
 import msgspec
 from confluent_kafka import Producer
+from sqlalchemy.engine import make_url
 from tests.fixtures.backoffice import order_flow
 from tests.fixtures.kafka import TansuBroker, create_topic, start_broker
 
@@ -79,7 +80,7 @@ PRODUCER = {  # what the outbox sets too (publisher.Outbox._new_producer)
     "delivery.report.only.error": True,
 }
 WARM_UP_TOPIC = "bench.warmup"
-PHASES = ("throughput", "lag", "loop")
+PHASES = ("throughput", "lag", "loop", "apply")
 
 
 class _Seq(msgspec.Struct):
@@ -419,6 +420,47 @@ def run_lag(
     }
 
 
+# --- phase 4: the back office's apply rate ---------------------------------------------------
+
+
+def phase_apply(records: int, work: Path, db_urls: list[str], batch: int) -> list[dict[str, Any]]:
+    """Events/s of `Store.apply_batch` alone (no source, no other thread), per database.
+
+    The envelopes of a seeded order flow (about half of them fills) are applied in batches of
+    `batch` (the back office's BACKOFFICE_BATCH_MAX) to a fresh database; the rate of the first
+    and the second half are reported apart, since the second half runs against a fuller one.
+    """
+    items = flow(records, seed=7)
+    encoder = EnvelopeEncoder(source_name("gw1", "0123456789abcdef"))
+    raws = [
+        encoder.encode_keyed(record, seq=seq, ts_ns=1_700_000_000_000_000_000 + seq)[1]
+        for seq, _, record in items
+    ]
+    results = []
+    for url in db_urls:
+        engine = open_database(url)
+        store = Store(engine, currency="JPY", fee_bps=0)
+        halves = []
+        for low, high in ((0, records // 2), (records // 2, records)):
+            started = time.perf_counter()
+            for start in range(low, high, batch):
+                chunk = raws[start : min(start + batch, high)]
+                positions = [str(start + offset) for offset in range(len(chunk))]
+                store.apply_batch(list(zip(chunk, positions, strict=True)), now_ns=time.time_ns())
+            halves.append(round((high - low) / (time.perf_counter() - started)))
+        engine.dispose()
+        results.append(
+            {
+                "database": make_url(url).get_backend_name(),
+                "events": records,
+                "batch": batch,
+                "eventsPerSecFirstHalf": halves[0],
+                "eventsPerSecSecondHalf": halves[1],
+            }
+        )
+    return results
+
+
 # --- phase 3: event-loop cost -----------------------------------------------------------------
 
 
@@ -523,6 +565,14 @@ def main() -> int:
     parser.add_argument(
         "--phases", default=",".join(PHASES), help="comma-separated subset of: " + ",".join(PHASES)
     )
+    parser.add_argument(
+        "--apply-db-url",
+        action="append",
+        default=[],
+        help="apply phase: also a database of this URL, which must be empty "
+        "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/scratch); SQLite always",
+    )
+    parser.add_argument("--apply-records", type=int, default=30_000)
     args = parser.parse_args()
     phases = set(args.phases.split(","))
     assert phases <= set(PHASES), f"unknown phase in {args.phases!r}"
@@ -553,6 +603,10 @@ def main() -> int:
         if "loop" in phases:
             result["loop"] = phase_loop(broker, args.records, work, args.loop_seconds)
             print(json.dumps(result["loop"]), flush=True)
+        if "apply" in phases:
+            urls = [f"sqlite:///{work / 'apply.db'}", *args.apply_db_url]
+            result["apply"] = phase_apply(args.apply_records, work, urls, batch=500)
+            print(json.dumps(result["apply"]), flush=True)
         result["machine"]["loadavgAfter"] = os.getloadavg()
     finally:
         broker.kill()

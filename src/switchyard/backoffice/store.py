@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, Engine, String, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import schema as t
@@ -112,11 +112,38 @@ def _decodable(raws: Iterable[bytes]) -> list[Any]:
 # the list length (building `in_(list)` per batch coerced every element: measured 30% of the
 # time of a 16-event batch).
 _IDS: Any = bindparam("ids", expanding=True)
-_SELECT_EXISTING = select(t.applied_events.c.event_id).where(t.applied_events.c.event_id.in_(_IDS))
-_SELECT_ORDERS = select(t.orders).where(t.orders.c.order_id.in_(_IDS))
-_SELECT_PARKED = select(t.parked_events).where(t.parked_events.c.order_id.in_(_IDS))
-_SELECT_POSITIONS = select(t.positions).where(t.positions.c.account_id.in_(_IDS))
-_SELECT_BALANCES = select(t.ledger_balances).where(t.ledger_balances.c.account_id.in_(_IDS))
+_ID_ARRAY: Any = (
+    func.unnest(bindparam("ids", type_=postgresql.ARRAY(String)))
+    .table_valued("id")
+    .render_derived()
+)
+
+
+def _where_one_of(selection: Any, column: Any) -> dict[str, Any]:
+    """`selection` of the rows whose `column` is one of the bound list `ids`, per dialect.
+
+    SQLite looks each value of `IN (?, ?, ...)` up in the index. On PostgreSQL, psycopg
+    prepares a statement on its fifth execution and the server keeps the generic plan it makes
+    then: for `IN ($1, ..., $500)` on a young table that was a sequential scan comparing every
+    row with every id, kept as the table grew (measured: a dedupe lookup took 4 ms, then 500 ms
+    at 40,000 events; the apply rate fell from 5,300 to 320 events/s over 100,000 events). A
+    join with `unnest(:ids)` plans as an index probe per id or, at worst, as a hash join (each
+    row hashed once, not compared with every id): 5,950 to 3,400 events/s over the same
+    100,000 events, the dedupe lookup probing the index from the fifth batch on.
+    """
+    return {
+        "sqlite": select(selection).where(column.in_(_IDS)),
+        "postgresql": select(selection).join_from(
+            _ID_ARRAY, column.table, column == _ID_ARRAY.c.id
+        ),
+    }
+
+
+_SELECT_EXISTING = _where_one_of(t.applied_events.c.event_id, t.applied_events.c.event_id)
+_SELECT_ORDERS = _where_one_of(t.orders, t.orders.c.order_id)
+_SELECT_PARKED = _where_one_of(t.parked_events, t.parked_events.c.order_id)
+_SELECT_POSITIONS = _where_one_of(t.positions, t.positions.c.account_id)
+_SELECT_BALANCES = _where_one_of(t.ledger_balances, t.ledger_balances.c.account_id)
 _SELECT_FILLS_OF = select(t.fills).where(
     t.fills.c.account_id == bindparam("account_id"), t.fills.c.symbol == bindparam("symbol")
 )
@@ -127,24 +154,25 @@ class _TxReader:
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+        self._dialect = connection.dialect.name
 
     def existing_event_ids(self, event_ids: Collection[str]) -> set[str]:
         found: set[str] = set()
         for chunk in _chunks(event_ids):
-            found.update(self.connection.scalars(_SELECT_EXISTING, {"ids": chunk}))
+            found.update(self.connection.scalars(_SELECT_EXISTING[self._dialect], {"ids": chunk}))
         return found
 
     def orders(self, order_ids: Collection[str]) -> dict[str, OrderRow]:
         found: dict[str, OrderRow] = {}
         for chunk in _chunks(order_ids):
-            for row in self.connection.execute(_SELECT_ORDERS, {"ids": chunk}):
+            for row in self.connection.execute(_SELECT_ORDERS[self._dialect], {"ids": chunk}):
                 found[row.order_id] = OrderRow(**row._asdict())
         return found
 
     def parked(self, order_ids: Collection[str]) -> list[ParkedRow]:
         found: list[ParkedRow] = []
         for chunk in _chunks(order_ids):
-            rows = self.connection.execute(_SELECT_PARKED, {"ids": chunk})
+            rows = self.connection.execute(_SELECT_PARKED[self._dialect], {"ids": chunk})
             found.extend(ParkedRow(**row._asdict()) for row in rows)
         return found
 
@@ -153,7 +181,7 @@ class _TxReader:
         wanted = set(keys)
         found: dict[PositionKey, PositionRow] = {}
         for chunk in _chunks(sorted({key[0] for key in wanted})):
-            for row in self.connection.execute(_SELECT_POSITIONS, {"ids": chunk}):
+            for row in self.connection.execute(_SELECT_POSITIONS[self._dialect], {"ids": chunk}):
                 key = (row.account_id, row.symbol)
                 if key in wanted:
                     found[key] = position_row(row)
@@ -163,7 +191,7 @@ class _TxReader:
         wanted = set(keys)
         found: dict[BalanceKey, int] = {}
         for chunk in _chunks(sorted({key[0] for key in wanted})):
-            for row in self.connection.execute(_SELECT_BALANCES, {"ids": chunk}):
+            for row in self.connection.execute(_SELECT_BALANCES[self._dialect], {"ids": chunk}):
                 key = (row.account_id, row.book, row.asset)
                 if key in wanted:
                     found[key] = row.amount
