@@ -23,6 +23,9 @@ tansu broker on a free loopback port. Phases:
    alone, then while the outbox thread publishes a backlog flat out (the worst case: both want
    the interpreter lock all the time), then while `python -m switchyard.outbox` does the same
    from its own process: lateness p50/p99 and callbacks/s.
+4. apply: the back office's `Store.apply_batch` alone (no source, no other thread) on a fresh
+   SQLite file and on each `--apply-db-url` (an empty database), `--apply-records` envelopes
+   in batches of 500: events/s of the first and the second half.
 
 The machine is shared and small (2 cores, tansu and the clients on it): numbers are noisy;
 compare within one run. Results go to bench/results/outbox.json (or --out).
