@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, String, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, String, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import schema as t
@@ -234,25 +234,24 @@ def _chunks(items: Collection[_T]) -> Iterable[list[_T]]:
 
 
 def _write(connection: Connection, changes: Changes) -> None:
-    execute = connection.execute
     if changes.applied:
-        execute(t.applied_events.insert(), [_fields(row) for row in changes.applied])
+        _insert(connection, t.applied_events, [_fields(row) for row in changes.applied])
     if changes.outcome_updates:
         rows = [{"b_event_id": k, "b_outcome": v} for k, v in changes.outcome_updates.items()]
-        execute(_UPDATE_OUTCOME, rows)
+        _executemany(connection, _UPDATE_OUTCOME, rows)
     _write_parked(connection, changes)
     if changes.quarantine:
-        execute(t.quarantine.insert(), [_fields(row) for row in changes.quarantine])
+        _insert(connection, t.quarantine, [_fields(row) for row in changes.quarantine])
     _insert_and_update(
         connection, t.orders, ["order_id"], changes.orders_new, changes.orders_changed
     )
     if changes.fills_new:
-        execute(t.fills.insert(), [_fields(row) for row in changes.fills_new])
+        _insert(connection, t.fills, [_fields(row) for row in changes.fills_new])
     if changes.fill_realized_updates:
         realized: list[dict[str, object]] = [
             {"b_event_id": k, "b_realized": v} for k, v in changes.fill_realized_updates.items()
         ]
-        execute(_UPDATE_REALIZED, realized)
+        _executemany(connection, _UPDATE_REALIZED, realized)
     positions_new = [_position_fields(row) for row in changes.positions_new]
     positions_changed = [_position_fields(row) for row in changes.positions_changed]
     _insert_and_update_dicts(
@@ -267,10 +266,10 @@ def _write_parked(connection: Connection, changes: Changes) -> None:
         for chunk in _chunks(changes.parked_deletes):
             connection.execute(table.delete().where(table.c.event_id.in_(chunk)))
     if changes.parked_inserts:
-        connection.execute(table.insert(), [_fields(row) for row in changes.parked_inserts])
+        _insert(connection, table, [_fields(row) for row in changes.parked_inserts])
     if changes.parked_reason_updates:
         rows = [{"b_event_id": k, "b_reason": v} for k, v in changes.parked_reason_updates.items()]
-        connection.execute(_UPDATE_PARKED_REASON, rows)
+        _executemany(connection, _UPDATE_PARKED_REASON, rows)
 
 
 def _write_ledger(connection: Connection, changes: Changes) -> None:
@@ -299,8 +298,8 @@ def _write_ledger(connection: Connection, changes: Changes) -> None:
                 }
                 for p in row.entry.postings
             )
-        connection.execute(t.ledger_entries.insert(), entries)
-        connection.execute(t.postings.insert(), postings)
+        _insert(connection, t.ledger_entries, entries)
+        _insert(connection, t.postings, postings)
     new = [_balance(key, amount) for key, amount in changes.balances_new.items()]
     changed = [_balance(key, amount) for key, amount in changes.balances_changed.items()]
     _insert_and_update_dicts(
@@ -328,10 +327,11 @@ def _insert_and_update_dicts(
     changed: list[dict[str, Any]],
 ) -> None:
     if new:
-        connection.execute(table.insert(), new)
+        _insert(connection, table, new)
     if changed:
         statement = _update_by_key(table.name, tuple(keys))
-        connection.execute(statement, [{f"b_{k}": v for k, v in row.items()} for row in changed])
+        rows = [{f"b_{k}": v for k, v in row.items()} for row in changed]
+        _executemany(connection, statement, rows)
 
 
 @functools.cache
@@ -343,6 +343,48 @@ def _update_by_key(table_name: str, keys: tuple[str, ...]) -> Any:
     for key in keys:
         statement = statement.where(table.c[key] == bindparam(f"b_{key}"))
     return statement
+
+
+def _insert(connection: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    """INSERT `rows` (dicts with the same keys) into `table` in one executemany."""
+    _executemany(connection, _insert_of(table.name, tuple(rows[0])), rows)
+
+
+@functools.cache
+def _insert_of(table_name: str, columns: tuple[str, ...]) -> Any:
+    table = t.metadata.tables[table_name]
+    return insert(table).values({c: bindparam(c) for c in columns})
+
+
+def _executemany(connection: Connection, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """Run `statement` once per row (dicts) through the driver's own executemany.
+
+    `connection.execute(statement, rows)` has SQLAlchemy build every row's parameters in Python
+    (`construct_params`, bind processors). Every column the back office writes is a string or
+    an integer, which need no bind processing (`_driver_sql` checks), so the statement is
+    compiled once per dialect with named placeholders (`:name` for SQLite, `%(name)s` for
+    psycopg) and the rows go to the driver as they are. Measured (the first 15,000 events of
+    a seeded flow, alternating runs): SQLite 11,300-13,000 -> 14,700-16,200 events/s,
+    PostgreSQL 6,700-7,400 -> 8,700-9,100.
+    """
+    connection.exec_driver_sql(_driver_sql(connection.dialect, statement), rows)
+
+
+_DRIVER_SQL: dict[tuple[str, int], tuple[str, Any]] = {}
+
+
+def _driver_sql(dialect: Any, statement: Any) -> str:
+    key = (dialect.name, id(statement))
+    found = _DRIVER_SQL.get(key)
+    if found is None:
+        named = dialect if not dialect.positional else type(dialect)(paramstyle="named")
+        compiled = statement.compile(dialect=named)
+        for bind in compiled.binds.values():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            assert processor is None, f"{bind.key}: {bind.type} needs bind processing"
+        found = (compiled.string, statement)  # the statement kept alive: its id stays its own
+        _DRIVER_SQL[key] = found
+    return found[0]
 
 
 _UPDATE_OUTCOME = (

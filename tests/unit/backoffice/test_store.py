@@ -328,3 +328,19 @@ def test_store_postgresql_dedupe_lookup_does_not_scan_the_whole_table_per_batch(
     engine.dispose()
     assert len(raws) == events
     assert scanned < 3 * events, f"{scanned} rows read by sequential scans for {events} events"
+
+
+def test_store_driver_sql_refuses_a_column_that_needs_bind_processing() -> None:
+    # The batch writes skip SQLAlchemy's per-row parameter processing; a column type that
+    # needs it (SQLite stores a datetime as text through a bind processor) must not pass.
+    from sqlalchemy import BigInteger, Column, DateTime, MetaData, Table, bindparam, insert
+    from sqlalchemy.dialects import sqlite
+
+    from switchyard.backoffice.store import _driver_sql
+
+    table = Table("x", MetaData(), Column("at", DateTime))
+    with pytest.raises(AssertionError, match="at: DATETIME needs bind processing"):
+        _driver_sql(sqlite.dialect(), insert(table).values(at=bindparam("at")))
+    plain = Table("y", MetaData(), Column("n", BigInteger))
+    sql = _driver_sql(sqlite.dialect(), insert(plain).values(n=bindparam("n")))
+    assert sql == "INSERT INTO y (n) VALUES (:n)"
