@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, case, func, select
 from switchyard.ledger import BOOK_CASH, MARKET_ACCOUNT
 
 from . import schema as t
+from .lookups import where_one_of
 
 AVG_PRICE_DECIMALS = 6
 
@@ -143,6 +144,12 @@ def fills(
     ]
 
 
+_POSTINGS_OF = {  # the postings of a page of entries, by dialect (lookups.py)
+    dialect: statement.order_by(t.postings.c.posting_id)
+    for dialect, statement in where_one_of(t.postings, t.postings.c.entry_id).items()
+}
+
+
 def ledger(
     connection: Connection,
     account_id: str | None,
@@ -165,14 +172,9 @@ def ledger(
     rows = list(connection.execute(query))
     by_entry: dict[str, list[dict[str, Any]]] = defaultdict(list)
     ids = [row.entry_id for row in rows]
+    postings_of = _POSTINGS_OF[connection.dialect.name]
     for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        posting_query = (
-            select(t.postings)
-            .where(t.postings.c.entry_id.in_(chunk))
-            .order_by(t.postings.c.posting_id)
-        )
-        for posting in connection.execute(posting_query):
+        for posting in connection.execute(postings_of, {"ids": ids[start : start + 500]}):
             by_entry[posting.entry_id].append(
                 {
                     "accountId": posting.account_id,

@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, String, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import schema as t
@@ -31,6 +31,7 @@ from .bookkeeper import (
     PositionKey,
     PositionRow,
 )
+from .lookups import where_one_of
 
 IN_CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
 WATERMARK_SCAN_ROWS = 1024  # applied seqs read per step when advancing a source watermark
@@ -108,42 +109,12 @@ def _decodable(raws: Iterable[bytes]) -> list[Any]:
 # --- reads inside the transaction ---------------------------------------------------------
 
 
-# Statements built once: an expanding bind parameter keeps one cached compiled form whatever
-# the list length (building `in_(list)` per batch coerced every element: measured 30% of the
-# time of a 16-event batch).
-_IDS: Any = bindparam("ids", expanding=True)
-_ID_ARRAY: Any = (
-    func.unnest(bindparam("ids", type_=postgresql.ARRAY(String)))
-    .table_valued("id")
-    .render_derived()
-)
-
-
-def _where_one_of(selection: Any, column: Any) -> dict[str, Any]:
-    """`selection` of the rows whose `column` is one of the bound list `ids`, per dialect.
-
-    SQLite looks each value of `IN (?, ?, ...)` up in the index. On PostgreSQL, psycopg
-    prepares a statement on its fifth execution and the server keeps the generic plan it makes
-    then: for `IN ($1, ..., $500)` on a young table that was a sequential scan comparing every
-    row with every id, kept as the table grew (measured: a dedupe lookup took 4 ms, then 500 ms
-    at 40,000 events; the apply rate fell from 5,300 to 320 events/s over 100,000 events). A
-    join with `unnest(:ids)` plans as an index probe per id or, at worst, as a hash join (each
-    row hashed once, not compared with every id): 5,950 to 3,400 events/s over the same
-    100,000 events, the dedupe lookup probing the index from the fifth batch on.
-    """
-    return {
-        "sqlite": select(selection).where(column.in_(_IDS)),
-        "postgresql": select(selection).join_from(
-            _ID_ARRAY, column.table, column == _ID_ARRAY.c.id
-        ),
-    }
-
-
-_SELECT_EXISTING = _where_one_of(t.applied_events.c.event_id, t.applied_events.c.event_id)
-_SELECT_ORDERS = _where_one_of(t.orders, t.orders.c.order_id)
-_SELECT_PARKED = _where_one_of(t.parked_events, t.parked_events.c.order_id)
-_SELECT_POSITIONS = _where_one_of(t.positions, t.positions.c.account_id)
-_SELECT_BALANCES = _where_one_of(t.ledger_balances, t.ledger_balances.c.account_id)
+# Statements built once (lookups.py says why in this form).
+_SELECT_EXISTING = where_one_of(t.applied_events.c.event_id, t.applied_events.c.event_id)
+_SELECT_ORDERS = where_one_of(t.orders, t.orders.c.order_id)
+_SELECT_PARKED = where_one_of(t.parked_events, t.parked_events.c.order_id)
+_SELECT_POSITIONS = where_one_of(t.positions, t.positions.c.account_id)
+_SELECT_BALANCES = where_one_of(t.ledger_balances, t.ledger_balances.c.account_id)
 _SELECT_FILLS_OF = select(t.fills).where(
     t.fills.c.account_id == bindparam("account_id"), t.fills.c.symbol == bindparam("symbol")
 )
