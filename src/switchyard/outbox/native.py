@@ -16,7 +16,6 @@ it is missing or disagrees with the reference: the outbox does not start without
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Final
@@ -25,7 +24,7 @@ import msgspec
 
 from switchyard.core.events import RECORD_CLASSES, Record, SessionStarted
 from switchyard.wal import PayloadError, WALTailer, decode_payload
-from switchyard.wal.format import RECORD_HEADER, RECORD_OVERHEAD
+from switchyard.wal.format import RECORD_HEADER, RECORD_OVERHEAD, record_size
 
 from .envelope import _KEY_FIELD, _LIFTED, SCHEMA_VERSION, EnvelopeEncoder, camel
 
@@ -37,8 +36,6 @@ __all__ = ["NativeEnvelopes", "codec_schemas", "load_codec"]
 # Field kinds of _codec.c.
 _INT, _STR, _BOOL, _ENUM, _STR_TUPLE = 0, 1, 2, 3, 4
 _PYTHON_ONLY: Final = frozenset({SessionStarted})  # changes the source: the reference handles it
-_TS_NS: Final = struct.Struct("<q")
-_TS_AT: Final = 16  # ts_ns in the record header (wal/format.py RECORD_HEADER)
 
 # produce()'s arguments, one list each: envelope JSON, Kafka key, timestamp ms. Three lists, not
 # a tuple per message: zip() hands them to the produce loop in one reused tuple, and a tuple
@@ -191,7 +188,7 @@ class NativeEnvelopes:
             if self._left == 0 and not self._next_batch():
                 break
             if not values:
-                self.first_ts_ns = _TS_NS.unpack_from(self._body, self._pos + _TS_AT)[0]
+                self.first_ts_ns = RECORD_HEADER.unpack_from(self._body, self._pos)[5]
             if self._encoder.source is not self._source:
                 self._source = self._encoder.source
                 self._source_text = msgspec.json.encode(self._source)[1:-1]
@@ -218,7 +215,7 @@ class NativeEnvelopes:
             return False
         body, pos = batch.body, 0
         for _ in range(batch.skip):  # only the first batch after the tailer located itself
-            pos += RECORD_OVERHEAD + int.from_bytes(body[pos + 4 : pos + 8], "little")
+            pos += record_size(RECORD_HEADER.unpack_from(body, pos)[3])
         assert batch.first_seq + batch.skip == self.next_seq, (batch.first_seq, self.next_seq)
         self._body, self._pos, self._left = body, pos, batch.count - batch.skip
         return True
@@ -235,7 +232,7 @@ class NativeEnvelopes:
         if type(event) is SessionStarted:
             self._on_session(seq, event.engine_id)
         key, value = self._encoder.encode_keyed(event, seq=seq, ts_ns=ts_ns)
-        self._pos = pos + RECORD_OVERHEAD + length
+        self._pos = pos + record_size(length)
         self._left -= 1
         self.next_seq += 1
         return (value, key, ts_ns // 1_000_000)

@@ -319,6 +319,7 @@ def _native_messages(wal_dir: Path, start_seq: int, read_size: int) -> list[Any]
         if not values:
             return out
         assert len(values) <= read_size
+        assert messages.first_ts_ns // 1_000_000 == stamps[0]  # the lag clock's start
         out += zip(values, keys, stamps, strict=True)
         assert messages.next_seq == start_seq + len(out)
 
