@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, case, func, select
 from switchyard.ledger import BOOK_CASH, MARKET_ACCOUNT
 
 from . import schema as t
-from .lookups import where_one_of
+from .lookups import chunks, where_one_of
 
 AVG_PRICE_DECIMALS = 6
 
@@ -173,8 +173,8 @@ def ledger(
     by_entry: dict[str, list[dict[str, Any]]] = defaultdict(list)
     ids = [row.entry_id for row in rows]
     postings_of = _POSTINGS_OF[connection.dialect.name]
-    for start in range(0, len(ids), 500):
-        for posting in connection.execute(postings_of, {"ids": ids[start : start + 500]}):
+    for chunk in chunks(ids):
+        for posting in connection.execute(postings_of, {"ids": chunk}):
             by_entry[posting.entry_id].append(
                 {
                     "accountId": posting.account_id,

@@ -14,7 +14,7 @@ import functools
 import time
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -31,9 +31,8 @@ from .bookkeeper import (
     PositionKey,
     PositionRow,
 )
-from .lookups import where_one_of
+from .lookups import chunks, where_one_of
 
-IN_CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
 WATERMARK_SCAN_ROWS = 1024  # applied seqs read per step when advancing a source watermark
 
 
@@ -129,20 +128,20 @@ class _TxReader:
 
     def existing_event_ids(self, event_ids: Collection[str]) -> set[str]:
         found: set[str] = set()
-        for chunk in _chunks(event_ids):
+        for chunk in chunks(event_ids):
             found.update(self.connection.scalars(_SELECT_EXISTING[self._dialect], {"ids": chunk}))
         return found
 
     def orders(self, order_ids: Collection[str]) -> dict[str, OrderRow]:
         found: dict[str, OrderRow] = {}
-        for chunk in _chunks(order_ids):
+        for chunk in chunks(order_ids):
             for row in self.connection.execute(_SELECT_ORDERS[self._dialect], {"ids": chunk}):
                 found[row.order_id] = OrderRow(**row._asdict())
         return found
 
     def parked(self, order_ids: Collection[str]) -> list[ParkedRow]:
         found: list[ParkedRow] = []
-        for chunk in _chunks(order_ids):
+        for chunk in chunks(order_ids):
             rows = self.connection.execute(_SELECT_PARKED[self._dialect], {"ids": chunk})
             found.extend(ParkedRow(**row._asdict()) for row in rows)
         return found
@@ -151,7 +150,7 @@ class _TxReader:
         # By account (one indexed range each), filtered here: fewer, cacheable statements.
         wanted = set(keys)
         found: dict[PositionKey, PositionRow] = {}
-        for chunk in _chunks(sorted({key[0] for key in wanted})):
+        for chunk in chunks(sorted({key[0] for key in wanted})):
             for row in self.connection.execute(_SELECT_POSITIONS[self._dialect], {"ids": chunk}):
                 key = (row.account_id, row.symbol)
                 if key in wanted:
@@ -161,7 +160,7 @@ class _TxReader:
     def balances(self, keys: Collection[BalanceKey]) -> dict[BalanceKey, int]:
         wanted = set(keys)
         found: dict[BalanceKey, int] = {}
-        for chunk in _chunks(sorted({key[0] for key in wanted})):
+        for chunk in chunks(sorted({key[0] for key in wanted})):
             for row in self.connection.execute(_SELECT_BALANCES[self._dialect], {"ids": chunk}):
                 key = (row.account_id, row.book, row.asset)
                 if key in wanted:
@@ -190,15 +189,6 @@ def fill_row(row: Any) -> FillRow:
     values = row._asdict()
     values.pop("fill_id", None)
     return FillRow(**values)
-
-
-_T = TypeVar("_T")
-
-
-def _chunks(items: Collection[_T]) -> Iterable[list[_T]]:
-    ordered = list(items)
-    for start in range(0, len(ordered), IN_CHUNK):
-        yield ordered[start : start + IN_CHUNK]
 
 
 # --- writes -------------------------------------------------------------------------------
@@ -234,7 +224,7 @@ def _write(connection: Connection, changes: Changes) -> None:
 def _write_parked(connection: Connection, changes: Changes) -> None:
     table = t.parked_events
     if changes.parked_deletes:
-        for chunk in _chunks(changes.parked_deletes):
+        for chunk in chunks(changes.parked_deletes):
             connection.execute(table.delete().where(table.c.event_id.in_(chunk)))
     if changes.parked_inserts:
         _insert(connection, table, [_fields(row) for row in changes.parked_inserts])
